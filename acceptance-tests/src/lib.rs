@@ -1,0 +1,2 @@
+//! Test support: the terraform CLI harness, a throwaway PostgreSQL and the DigitalOcean
+//! API simulator.

@@ -1,0 +1,8 @@
+//! Typed specs of the four resources, with their JSON Schema.
+//!
+//! Field names are the HCL attribute names, so an attribute path in a diagnostic is the
+//! same in the provider and the CLI.
+
+pub mod workbench;
+
+pub use workbench::WorkbenchSpec;

@@ -1,0 +1,1 @@
+//! terraform-provider-ipai: the tfplugin6 gRPC server, resource lifecycle and appliers.
