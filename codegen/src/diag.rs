@@ -168,6 +168,10 @@ impl Diagnostics {
 
     /// `Ok(value)` when there is no error, otherwise `Err(self)`.
     pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
-        if self.has_errors() { Err(self) } else { Ok(value) }
+        if self.has_errors() {
+            Err(self)
+        } else {
+            Ok(value)
+        }
     }
 }

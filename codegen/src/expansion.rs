@@ -52,7 +52,11 @@ pub struct Migration {
 
 impl Migration {
     /// A migration whose checksum is computed from its SQL.
-    pub fn new(version: impl Into<String>, name: impl Into<String>, sql: impl Into<String>) -> Self {
+    pub fn new(
+        version: impl Into<String>,
+        name: impl Into<String>,
+        sql: impl Into<String>,
+    ) -> Self {
         let sql = sql.into();
         Self {
             version: version.into(),

@@ -8,10 +8,18 @@
 //! or gRPC.
 
 pub mod diag;
+pub mod digitalocean;
 mod error;
+pub mod expand;
 pub mod expansion;
+pub mod kubernetes;
+pub mod names;
+pub mod render;
 pub mod spec;
+pub mod sql;
+pub mod supabase;
 
 pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use error::{Error, Result};
-pub use expansion::{DoKind, DoObject, Expansion, Migration};
+pub use expansion::{DoKind, DoObject, Expansion, Migration, sha256_hex};
+pub use render::Renderer;

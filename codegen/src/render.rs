@@ -1,0 +1,170 @@
+//! Template rendering: the handlebars templates under `templates/` are embedded at build
+//! time; a user directory with the same relative names overrides any of them.
+//!
+//! Templates are strict (a missing variable is an error, never an empty string) and
+//! never HTML-escape. Helpers:
+//! - `{{ident x}}` — a SQL identifier through [`crate::sql::quote_ident`];
+//! - `{{literal x}}` — a SQL string literal through [`crate::sql::quote_literal`];
+//! - `{{q x}}` — a YAML/JSON double-quoted string (JSON string syntax is valid YAML);
+//! - `{{json x}}` — any value as compact JSON (also valid YAML flow syntax).
+
+use std::path::Path;
+
+use handlebars::Handlebars;
+use include_dir::{Dir, include_dir};
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates");
+
+/// Renders the project's templates, embedded or overridden.
+pub struct Renderer {
+    registry: Handlebars<'static>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer").finish_non_exhaustive()
+    }
+}
+
+mod helpers {
+    #![allow(missing_docs)]
+    use handlebars::handlebars_helper;
+
+    handlebars_helper!(ident: |v: str| crate::sql::quote_ident(v));
+    handlebars_helper!(literal: |v: str| crate::sql::quote_literal(v));
+    handlebars_helper!(q: |v: Json| match v {
+        serde_json::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        other => serde_json::to_string(&other.to_string()).unwrap_or_default(),
+    });
+    handlebars_helper!(json: |v: Json| serde_json::to_string(v).unwrap_or_default());
+}
+
+impl Renderer {
+    /// The embedded templates only.
+    pub fn embedded() -> Result<Self> {
+        Self::new(None)
+    }
+
+    /// The embedded templates, each overridden by a file of the same relative name under
+    /// `override_dir` when there is one (e.g. `kubernetes/namespace.yaml.hbs`).
+    pub fn new(override_dir: Option<&Path>) -> Result<Self> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(handlebars::no_escape);
+        registry.register_helper("ident", Box::new(helpers::ident));
+        registry.register_helper("literal", Box::new(helpers::literal));
+        registry.register_helper("q", Box::new(helpers::q));
+        registry.register_helper("json", Box::new(helpers::json));
+        let mut files = Vec::new();
+        collect(&EMBEDDED, &mut files);
+        for (name, embedded) in files {
+            let source = match override_dir.map(|d| d.join(&name)) {
+                Some(p) if p.is_file() => {
+                    std::fs::read_to_string(&p).map_err(|source| Error::Io {
+                        path: p.display().to_string(),
+                        source,
+                    })?
+                }
+                _ => embedded.to_owned(),
+            };
+            let key = name.trim_end_matches(".hbs").to_owned();
+            registry
+                .register_template_string(&key, source)
+                .map_err(|e| Error::Template {
+                    name: name.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(Self { registry })
+    }
+
+    /// Renders template `name` (relative to `templates/`, without `.hbs`) with `ctx`.
+    pub fn render(&self, name: &str, ctx: &impl Serialize) -> Result<String> {
+        self.registry
+            .render(name, ctx)
+            .map_err(|e| Error::Template {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })
+    }
+
+    /// True when a template of that name exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.registry.has_template(name)
+    }
+}
+
+fn collect(dir: &'static Dir<'static>, out: &mut Vec<(String, &'static str)>) {
+    for file in dir.files() {
+        let name = file.path().to_string_lossy().replace('\\', "/");
+        if name.ends_with(".hbs")
+            && let Some(text) = file.contents_utf8()
+        {
+            out.push((name, text));
+        }
+    }
+    for sub in dir.dirs() {
+        collect(sub, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_directory_overrides_an_embedded_template() {
+        let dir = tempfile::tempdir().unwrap();
+        let embedded = Renderer::embedded().unwrap();
+        let Some(name) = first_template() else {
+            return;
+        };
+        let path = dir.path().join(format!("{name}.hbs"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "overridden").unwrap();
+        let custom = Renderer::new(Some(dir.path())).unwrap();
+        assert!(embedded.has(&name));
+        assert_eq!(
+            custom.render(&name, &serde_json::json!({})).unwrap(),
+            "overridden"
+        );
+    }
+
+    #[test]
+    fn helpers_quote_sql_and_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kubernetes");
+        std::fs::create_dir_all(&p).unwrap();
+        let mut r = Renderer::new(Some(dir.path())).unwrap();
+        r.registry
+            .register_template_string("t", "{{ident s}} {{literal v}} {{q y}}")
+            .unwrap();
+        let out = r
+            .render(
+                "t",
+                &serde_json::json!({"s": "a\"b", "v": "it's", "y": "x: y"}),
+            )
+            .unwrap();
+        assert_eq!(out, "\"a\"\"b\" 'it''s' \"x: y\"");
+    }
+
+    #[test]
+    fn strict_mode_rejects_missing_variables() {
+        let mut r = Renderer::embedded().unwrap();
+        r.registry
+            .register_template_string("t", "{{missing}}")
+            .unwrap();
+        assert!(r.render("t", &serde_json::json!({})).is_err());
+    }
+
+    fn first_template() -> Option<String> {
+        let mut files = Vec::new();
+        collect(&EMBEDDED, &mut files);
+        files
+            .first()
+            .map(|(n, _)| n.trim_end_matches(".hbs").to_owned())
+    }
+}
