@@ -8,6 +8,7 @@ use crate::{
 pub fn validate_workbench(spec: &WorkbenchSpec) -> Diagnostics {
     let mut d = Diagnostics::new();
     names::dns1123_label(&AttrPath::attr("name"), &spec.name, &mut d);
+    d.extend(crate::digitalocean::validate(spec));
     d
 }
 

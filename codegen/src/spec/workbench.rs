@@ -45,6 +45,61 @@ pub struct WorkbenchSpec {
     /// Labels and tags applied to everything the workbench creates.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// IPv4 address the subdomains' DNS A records point to (the ingress load balancer's
+    /// address). Unset: no DNS records are created yet; set it once the ingress has an address.
+    #[serde(default)]
+    pub ingress_ip: Option<String>,
+    /// Name of the DigitalOcean container registry (one per account); unset means the
+    /// workbench name.
+    #[serde(default)]
+    pub registry_name: Option<String>,
+    /// Uptime checks and their alerts, one check per subdomain.
+    #[serde(default)]
+    pub uptime: UptimeSpec,
+    /// How long DigitalOcean operations may take before they fail (Go-style durations such
+    /// as `30m`, `1h30m`).
+    #[serde(default)]
+    pub timeouts: TimeoutsSpec,
+}
+
+/// Uptime checks (one HTTPS check per subdomain) and where their alerts go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UptimeSpec {
+    /// Check the subdomains at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Regions the checks run from: `us_east`, `us_west`, `eu_west`, `se_asia`.
+    #[serde(default = "default_uptime_regions")]
+    pub regions: Vec<String>,
+    /// E-mail addresses alerted when a subdomain is down everywhere.
+    #[serde(default)]
+    pub alert_emails: Vec<String>,
+}
+
+impl Default for UptimeSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            regions: default_uptime_regions(),
+            alert_emails: Vec::new(),
+        }
+    }
+}
+
+/// Time limits of long DigitalOcean operations (Go-style durations: `90s`, `30m`, `1h30m`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsSpec {
+    /// Creating objects, including waiting for the cluster to be running (default `30m`).
+    #[serde(default)]
+    pub create: Option<String>,
+    /// Updating objects, including waiting for a resized pool (default `30m`).
+    #[serde(default)]
+    pub update: Option<String>,
+    /// Deleting objects and waiting until they are gone (default `30m`).
+    #[serde(default)]
+    pub delete: Option<String>,
 }
 
 /// The DOKS cluster and its default node pool.
@@ -63,6 +118,29 @@ pub struct ClusterSpec {
     /// Autoscaling bounds of the default pool; none means a fixed size.
     #[serde(default)]
     pub autoscale: Option<AutoscaleSpec>,
+    /// Extra node pools beside the default one. Each is its own DigitalOcean object, so
+    /// adding, removing or resizing one never replaces the cluster.
+    #[serde(default)]
+    pub node_pools: Vec<NodePoolSpec>,
+}
+
+/// An extra node pool of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodePoolSpec {
+    /// Pool name suffix: the pool is called `<workbench>-<name>` (a DNS-1123 label).
+    pub name: String,
+    /// Droplet size slug of the pool's nodes.
+    pub node_size: String,
+    /// Node count.
+    #[serde(default = "one")]
+    pub node_count: i64,
+    /// Autoscaling bounds; none means a fixed size.
+    #[serde(default)]
+    pub autoscale: Option<AutoscaleSpec>,
+    /// Kubernetes labels put on the pool's nodes.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Autoscaling bounds.
@@ -111,6 +189,7 @@ impl Default for ClusterSpec {
             node_size: default_node_size(),
             node_count: default_node_count(),
             autoscale: None,
+            node_pools: Vec::new(),
         }
     }
 }
@@ -126,6 +205,13 @@ impl Default for ServicesSpec {
 
 fn yes() -> bool {
     true
+}
+fn one() -> i64 {
+    1
+}
+/// Default uptime check regions: near the seed workbench and one far away.
+pub fn default_uptime_regions() -> Vec<String> {
+    vec!["se_asia".into(), "us_west".into()]
 }
 /// Default region: Singapore 1, where the seed workbench runs.
 pub fn default_region() -> String {
