@@ -1,2 +1,4 @@
 //! Test support: the terraform CLI harness, a throwaway PostgreSQL and the DigitalOcean
 //! API simulator.
+
+pub mod terraform;
