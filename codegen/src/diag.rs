@@ -161,6 +161,18 @@ impl Diagnostics {
         self.0.extend(other.0);
     }
 
+    /// The same diagnostics with `prefix` put in front of every path (e.g. a resource's
+    /// diagnostics placed inside a bundle under `workbench`).
+    #[must_use]
+    pub fn prefixed(mut self, prefix: &AttrPath) -> Self {
+        for d in &mut self.0 {
+            let mut steps = prefix.0.clone();
+            steps.append(&mut d.path.0);
+            d.path.0 = steps;
+        }
+        self
+    }
+
     /// True when at least one diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)

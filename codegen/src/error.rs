@@ -15,6 +15,16 @@ pub enum Error {
         /// What the template engine said, with line where it knows it.
         message: String,
     },
+    /// A spec file is not valid YAML/JSON or does not have the spec's shape.
+    #[error("{}:{}: {message}", .line.unwrap_or(0), .column.unwrap_or(0))]
+    Parse {
+        /// What is wrong.
+        message: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -1,7 +1,8 @@
 //! Expansion entry points: one function per resource, pure and deterministic.
 
 use crate::{
-    AttrPath, Diagnostics, Error, Expansion, Renderer, Result, names, spec::WorkbenchSpec,
+    AttrPath, Diagnostics, Error, Expansion, Renderer, Result, names,
+    spec::{BundleSpec, WorkbenchSpec},
 };
 
 /// Validates a workbench spec; errors carry attribute paths.
@@ -9,6 +10,7 @@ pub fn validate_workbench(spec: &WorkbenchSpec) -> Diagnostics {
     let mut d = Diagnostics::new();
     names::dns1123_label(&AttrPath::attr("name"), &spec.name, &mut d);
     d.extend(crate::digitalocean::validate(spec));
+    crate::kubernetes::validate_workbench(spec, &mut d);
     d
 }
 
@@ -22,5 +24,27 @@ pub fn expand_workbench(spec: &WorkbenchSpec, r: &Renderer) -> Result<Expansion>
     exp.merge(crate::kubernetes::workbench(spec, r)?);
     exp.merge(crate::supabase::workbench(spec, r)?);
     exp.merge(crate::digitalocean::workbench(spec)?);
+    Ok(exp)
+}
+
+/// Validates every resource of a bundle; paths start with the bundle field
+/// (`workbench.name`, `litellm_routes[0].model_name`, ...).
+pub fn validate_bundle(bundle: &BundleSpec) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    d.extend(validate_workbench(&bundle.workbench).prefixed(&AttrPath::attr("workbench")));
+    d
+}
+
+/// Expands a whole bundle: every resource's expansion plus the aggregate files
+/// ([`crate::aggregate`]). Its files are exactly what the provider writes for the same
+/// resources.
+pub fn expand_bundle(bundle: &BundleSpec, r: &Renderer) -> Result<Expansion> {
+    let diags = validate_bundle(bundle);
+    if diags.has_errors() {
+        return Err(Error::Invalid(diags));
+    }
+    let mut exp = expand_workbench(&bundle.workbench, r)?;
+    let aggregates = crate::aggregate::aggregate(&bundle.workbench.name, &exp.files, r)?;
+    exp.files.extend(aggregates);
     Ok(exp)
 }

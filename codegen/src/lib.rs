@@ -7,6 +7,7 @@
 //! functions, so they write byte-identical files. This crate knows nothing of Terraform
 //! or gRPC.
 
+pub mod aggregate;
 pub mod diag;
 pub mod digitalocean;
 mod error;

@@ -191,6 +191,78 @@ pub fn pg_identifier(path: &AttrPath, value: &str, diags: &mut Diagnostics) -> b
     }
 }
 
+/// True for a Kubernetes label value or the name part of a label key: at most 63
+/// characters of `A-Z a-z 0-9 - _ .`, starting and ending with a letter or digit
+/// (a value may also be empty).
+fn label_name_ok(value: &str) -> bool {
+    value.len() <= MAX_NAME_LEN
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && value.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Checks a Kubernetes label value: empty, or at most 63 characters of letters, digits,
+/// `-`, `_` and `.`, starting and ending with a letter or digit.
+pub fn label_value(path: &AttrPath, value: &str, diags: &mut Diagnostics) -> bool {
+    if value.is_empty() || label_name_ok(value) {
+        return true;
+    }
+    diags.error(
+        path.clone(),
+        "Invalid label value",
+        format!(
+            "{value:?} cannot be a Kubernetes label value: it must be at most {MAX_NAME_LEN} \
+             characters of letters, digits, '-', '_' and '.', starting and ending with a \
+             letter or digit."
+        ),
+    );
+    false
+}
+
+/// Checks a Kubernetes label key: an optional DNS subdomain prefix and `/`, then a name
+/// of at most 63 characters (letters, digits, `-`, `_`, `.`, starting and ending with a
+/// letter or digit). Prefixes reserved for Kubernetes (`kubernetes.io`, `k8s.io`) are refused.
+pub fn label_key(path: &AttrPath, key: &str, diags: &mut Diagnostics) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let mut scratch = Diagnostics::new();
+    let problem = if !label_name_ok(name) {
+        Some(format!(
+            "the name part {name:?} must be 1 to {MAX_NAME_LEN} characters of letters, digits, \
+             '-', '_' and '.', starting and ending with a letter or digit"
+        ))
+    } else if let Some(p) = prefix
+        && !dns1123_subdomain(path, p, &mut scratch)
+    {
+        Some(format!("the prefix {p:?} must be a lowercase DNS name"))
+    } else if let Some(p) = prefix
+        && ["kubernetes.io", "k8s.io"]
+            .iter()
+            .any(|r| p == *r || p.ends_with(&format!(".{r}")))
+    {
+        Some(format!(
+            "the prefix {p:?} is reserved for Kubernetes; ipai sets the app.kubernetes.io labels itself"
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(why) => {
+            diags.error(
+                path.clone(),
+                "Invalid label key",
+                format!("{key:?} cannot be a Kubernetes label key: {why}."),
+            );
+            false
+        }
+        None => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +294,27 @@ mod tests {
         assert!(!pg("select"));
         assert!(!pg(&"x".repeat(64)));
         assert!(!pg("1abc"));
+    }
+
+    #[test]
+    fn label_keys_and_values() {
+        let path = AttrPath::attr("tags");
+        let key = |k: &str| label_key(&path, k, &mut Diagnostics::new());
+        let value = |v: &str| label_value(&path, v, &mut Diagnostics::new());
+        assert!(key("team"));
+        assert!(key("example.com/cost-center"));
+        assert!(key("Team_A.b"));
+        assert!(!key("app.kubernetes.io/name"));
+        assert!(!key("node.k8s.io/x"));
+        assert!(!key("Example.com/x"));
+        assert!(!key("a b"));
+        assert!(!key(""));
+        assert!(!key(&"k".repeat(64)));
+        assert!(value(""));
+        assert!(value("Data_Platform.v2"));
+        assert!(!value("-x"));
+        assert!(!value("x y"));
+        assert!(!value(&"v".repeat(64)));
     }
 
     #[test]

@@ -1,0 +1,24 @@
+//! A whole workbench in one file: what the `ipai` CLI reads and the snapshot tests use.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::WorkbenchSpec;
+
+/// A workbench and its resources, as one YAML or JSON document. Each field holds the same
+/// attributes as the Terraform resource of that name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleSpec {
+    /// The `ipai_workbench`.
+    pub workbench: WorkbenchSpec,
+    /// `ipai_medallion_layer` resources. Accepted but not expanded by this version.
+    #[serde(default)]
+    pub medallion_layers: Vec<serde_json::Value>,
+    /// `ipai_ocr_stack` resources. Accepted but not expanded by this version.
+    #[serde(default)]
+    pub ocr_stacks: Vec<serde_json::Value>,
+    /// `ipai_litellm_route` resources. Accepted but not expanded by this version.
+    #[serde(default)]
+    pub litellm_routes: Vec<serde_json::Value>,
+}
