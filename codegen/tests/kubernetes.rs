@@ -40,19 +40,19 @@ fn services_decide_namespaces_and_traefik() {
     let seed = common::expand(&inputs.join("seed.yaml"));
     let off = common::expand(&inputs.join("services-off.yaml"));
     for ns in ["ai-workbench", "litellm", "n8n", "ocr", "traefik"] {
-        let p = format!("insightpulseai/kubernetes/base/namespace-{ns}.yaml");
+        let p = format!("ipai/kubernetes/base/namespace-{ns}.yaml");
         assert!(seed.files.contains_key(&p), "{p}");
     }
     assert!(
         seed.files
-            .contains_key("insightpulseai/kubernetes/traefik/helmrelease.yaml")
+            .contains_key("ipai/kubernetes/traefik/helmrelease.yaml")
     );
     assert!(
         !off.files
             .keys()
             .any(|p| p.contains("traefik") || p.contains("n8n"))
     );
-    let top = &off.files["lab/kubernetes/kustomization.yaml"];
+    let top = &off.files["sandbox/kubernetes/kustomization.yaml"];
     assert!(
         top.contains("\"base\"") && !top.contains("traefik"),
         "{top}"
