@@ -1,1 +1,3 @@
 //! terraform-provider-ipai: the tfplugin6 gRPC server, resource lifecycle and appliers.
+
+pub mod value;
