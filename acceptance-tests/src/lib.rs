@@ -1,4 +1,5 @@
 //! Test support: the terraform CLI harness, a throwaway PostgreSQL and the DigitalOcean
 //! API simulator.
 
+pub mod docs;
 pub mod terraform;

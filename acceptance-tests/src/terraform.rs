@@ -229,12 +229,16 @@ impl Workspace {
     /// A fresh workspace: `<tmp>/work` is the terraform working directory, `<tmp>/out` is free
     /// for the provider's `output_dir`.
     pub fn new() -> Result<Self> {
-        Self::with_terraform(terraform_bin()?)
+        Self::with(terraform_bin()?, provider_bin()?)
     }
 
     /// A fresh workspace that runs the given terraform executable instead of the default one.
     pub fn with_terraform(terraform: &Path) -> Result<Self> {
-        let provider = provider_bin()?;
+        Self::with(terraform, provider_bin()?)
+    }
+
+    /// A fresh workspace running the given terraform against the given provider executable.
+    pub fn with(terraform: &Path, provider: &Path) -> Result<Self> {
         let keep = std::env::var_os("IPAI_KEEP_WORKSPACES").is_some();
         let dir = tempfile::Builder::new()
             .prefix("ipai-acc-")

@@ -1,0 +1,13 @@
+terraform {
+  required_providers {
+    ipai = {
+      source = "insightpulseai/ipai"
+    }
+  }
+}
+
+# Generated Kubernetes manifests, Supabase migrations and the workbench summary are
+# written under output_dir, one sub-directory per workbench (commit it for GitOps).
+provider "ipai" {
+  output_dir = "${path.root}/generated"
+}
