@@ -55,9 +55,15 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// serde-saphyr renders a source snippet after the message; the CLI prints its own position.
+/// serde-saphyr renders `error: line L column C: message` and a source snippet; the
+/// position is reported separately, so only the message is kept.
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or_default().trim().to_owned()
+    let line = message.lines().next().unwrap_or_default().trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line.split_once(": ") {
+        Some((at, rest)) if at.starts_with("line ") && at.contains(" column ") => rest.to_owned(),
+        _ => line.to_owned(),
+    }
 }
 
 /// One step of a path through the YAML tree.
@@ -198,6 +204,7 @@ mod tests {
             panic!("unknown field accepted");
         };
         assert_eq!(line, Some(2), "{message}");
+        assert!(message.starts_with("unknown field `nmae`"), "{message}");
         let Err(Error::Parse { line, column, .. }) =
             parse::<S>("{\"name\": \"a\",\n \"x\": 1}", Format::Json)
         else {
