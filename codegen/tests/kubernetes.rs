@@ -3,8 +3,11 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use serde_json::{Value, json};
 
 /// A Kubernetes version DOKS supports; manifests are validated against its schemas.
 const KUBERNETES_VERSION: &str = "1.33.0";
@@ -131,4 +134,168 @@ fn every_manifest_passes_kubernetes_validate_strict() {
             );
         }
     }
+}
+
+/// Every YAML document of every generated Kubernetes file, with its path.
+fn documents(exp: &ipai_codegen::Expansion) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (path, contents) in &exp.files {
+        if path.contains("/kubernetes/") && path.ends_with(".yaml") {
+            let docs: Vec<Value> = serde_saphyr::from_multiple(contents)
+                .unwrap_or_else(|e| panic!("{path} is not YAML: {e}"));
+            out.extend(docs.into_iter().map(|d| (path.clone(), d)));
+        }
+    }
+    out
+}
+
+#[test]
+fn kustomizations_list_exactly_their_directory() {
+    insta::glob!("inputs/*.yaml", |input| {
+        let exp = common::expand(input);
+        for (path, doc) in documents(&exp) {
+            let Some(dir) = path.strip_suffix("/kustomization.yaml") else {
+                continue;
+            };
+            let mut listed: BTreeSet<String> = doc["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect();
+            for g in doc["configMapGenerator"].as_array().into_iter().flatten() {
+                listed.extend(
+                    g["files"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|f| f.as_str().unwrap().to_owned()),
+                );
+            }
+            // Direct children: files, or directories with a kustomization of their own.
+            let present: BTreeSet<String> = exp
+                .files
+                .keys()
+                .filter_map(|p| p.strip_prefix(&format!("{dir}/")))
+                .filter(|rest| *rest != "kustomization.yaml")
+                .filter_map(|rest| match rest.split_once('/') {
+                    None => Some(rest.to_owned()),
+                    Some((sub, "kustomization.yaml")) => Some(sub.to_owned()),
+                    Some(_) => None,
+                })
+                .collect();
+            assert_eq!(listed, present, "{path}");
+        }
+    });
+}
+
+/// What a user's cluster policy (and the issue) demands of a pod: non-root, no privilege
+/// escalation, all capabilities dropped, RuntimeDefault seccomp, explicit read-only-root
+/// decision, requests and limits, and secrets only by reference.
+fn pod_problems(pod: &Value) -> Vec<String> {
+    let mut p = Vec::new();
+    let psc = &pod["securityContext"];
+    let containers = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|k| pod[*k].as_array().cloned().unwrap_or_default());
+    for c in containers {
+        let name = c["name"].as_str().unwrap_or("?").to_owned();
+        let sc = &c["securityContext"];
+        let mut bad = |what: &str| p.push(format!("container {name}: {what}"));
+        if sc["runAsNonRoot"] != true && psc["runAsNonRoot"] != true {
+            bad("runAsNonRoot is not true");
+        }
+        if sc["allowPrivilegeEscalation"] != false {
+            bad("allowPrivilegeEscalation is not false");
+        }
+        if !sc["readOnlyRootFilesystem"].is_boolean() {
+            bad("readOnlyRootFilesystem is not decided");
+        }
+        if !sc["capabilities"]["drop"]
+            .as_array()
+            .is_some_and(|d| d.contains(&json!("ALL")))
+        {
+            bad("capabilities are not all dropped");
+        }
+        if sc["seccompProfile"]["type"] != "RuntimeDefault"
+            && psc["seccompProfile"]["type"] != "RuntimeDefault"
+        {
+            bad("seccompProfile is not RuntimeDefault");
+        }
+        for k in ["requests", "limits"] {
+            let set = |q: &Value| q.is_string() || q.is_number();
+            if !set(&c["resources"][k]["memory"]) || !set(&c["resources"][k]["cpu"]) {
+                bad(&format!("no cpu and memory {k}"));
+            }
+        }
+        for env in c["env"].as_array().into_iter().flatten() {
+            let var = env["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            let secretish = ["KEY", "TOKEN", "PASSWORD", "SECRET"]
+                .iter()
+                .any(|s| var.contains(s));
+            if secretish && !env["value"].is_null() {
+                bad(&format!(
+                    "{var} has a literal value; use valueFrom.secretKeyRef"
+                ));
+            }
+        }
+    }
+    p
+}
+
+#[test]
+fn workloads_are_locked_down_and_hold_no_secrets() {
+    insta::glob!("inputs/*.yaml", |input| {
+        let exp = common::expand(input);
+        let mut problems = Vec::new();
+        for (path, doc) in documents(&exp) {
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            assert_ne!(kind, "Secret", "{path}: secret values are never generated");
+            let pod = match kind {
+                "Deployment" | "StatefulSet" | "DaemonSet" | "Job" => {
+                    &doc["spec"]["template"]["spec"]
+                }
+                "CronJob" => &doc["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                _ => continue,
+            };
+            problems.extend(
+                pod_problems(pod)
+                    .into_iter()
+                    .map(|p| format!("{path}: {p}")),
+            );
+        }
+        // Traefik's pod is rendered by its chart from these values.
+        if let Some(values) = exp
+            .files
+            .iter()
+            .find(|(p, _)| p.ends_with("/traefik/values.yaml"))
+        {
+            let v: Value = serde_saphyr::from_str(values.1).unwrap();
+            let pod = json!({
+                "securityContext": v["podSecurityContext"],
+                "containers": [{
+                    "name": "traefik",
+                    "securityContext": v["securityContext"],
+                    "resources": v["resources"],
+                }],
+            });
+            problems.extend(
+                pod_problems(&pod)
+                    .into_iter()
+                    .map(|p| format!("{}: {p}", values.0)),
+            );
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    });
+}
+
+#[test]
+fn the_pod_check_catches_an_unhardened_container() {
+    let pod =
+        json!({"containers": [{"name": "app", "env": [{"name": "API_KEY", "value": "sk-1"}]}]});
+    let problems = pod_problems(&pod);
+    assert_eq!(problems.len(), 8, "{problems:#?}");
 }
