@@ -21,8 +21,10 @@ pub const EGRESS_PORTS: [u16; 4] = [443, 5432, 6543, 6333];
 pub const TRAEFIK_POD_PORTS: [u16; 2] = [8000, 8443];
 /// Helm repository of the Traefik chart.
 pub const TRAEFIK_CHART_REPOSITORY: &str = "https://traefik.github.io/charts";
-/// Pinned Traefik chart version (its values use the `ports.web.redirections` syntax).
-pub const TRAEFIK_CHART_VERSION: &str = "37.1.1";
+/// Pinned Traefik chart version. `values.yaml` follows its syntax (`service.type`,
+/// `ports.web.redirections`, `logs.access`); chart 40 moved `service.type` under
+/// `service.spec` and 41 renamed the other two, so a bump needs the template too.
+pub const TRAEFIK_CHART_VERSION: &str = "37.4.0";
 
 /// The namespaces a workbench gets, in a fixed order: `ai-workbench`, `litellm`, `n8n`
 /// (when `services.n8n`), `ocr`, `traefik` (when `services.traefik`).
