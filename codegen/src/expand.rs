@@ -2,7 +2,7 @@
 
 use crate::{
     AttrPath, Diagnostics, Error, Expansion, Renderer, Result, names,
-    spec::{BundleSpec, WorkbenchSpec},
+    spec::{BundleSpec, LitellmRouteSpec, OcrStackSpec, WorkbenchSpec},
 };
 
 /// Validates a workbench spec; errors carry attribute paths.
@@ -46,5 +46,51 @@ pub fn expand_bundle(bundle: &BundleSpec, r: &Renderer) -> Result<Expansion> {
     let mut exp = expand_workbench(&bundle.workbench, r)?;
     let aggregates = crate::aggregate::aggregate(&bundle.workbench.name, &exp.files, r)?;
     exp.files.extend(aggregates);
+    Ok(exp)
+}
+
+/// Validates an `ipai_litellm_route` against the other routes of its workbench (`others`
+/// without the route itself); paths are relative to the route.
+pub fn validate_litellm_route(spec: &LitellmRouteSpec, others: &[LitellmRouteSpec]) -> Diagnostics {
+    crate::kubernetes::litellm::validate(spec, others)
+}
+
+/// Expands one `ipai_litellm_route`: its fragment and the workbench's gateway recomputed
+/// from it and `others` (the workbench's other routes). `domain` is the workbench's.
+pub fn expand_litellm_route(
+    spec: &LitellmRouteSpec,
+    others: &[LitellmRouteSpec],
+    domain: &str,
+    r: &Renderer,
+) -> Result<Expansion> {
+    let diags = validate_litellm_route(spec, others);
+    if diags.has_errors() {
+        return Err(Error::Invalid(diags));
+    }
+    let (path, text) = crate::kubernetes::litellm::fragment(spec)?;
+    let mut all = others.to_vec();
+    all.push(spec.clone());
+    let mut files = crate::kubernetes::litellm::merge(&spec.workbench, domain, &all, r)?;
+    files.insert(path, text);
+    Ok(Expansion {
+        files,
+        ..Expansion::default()
+    })
+}
+
+/// Validates an `ipai_ocr_stack`; `domain` is its workbench's.
+pub fn validate_ocr_stack(spec: &OcrStackSpec, domain: &str) -> Diagnostics {
+    crate::kubernetes::ocr::validate(spec, domain)
+}
+
+/// Expands one `ipai_ocr_stack` into its manifests and its GPU node pool.
+pub fn expand_ocr_stack(spec: &OcrStackSpec, domain: &str, r: &Renderer) -> Result<Expansion> {
+    let mut exp = Expansion {
+        files: crate::kubernetes::ocr::manifests(spec, domain, r)?,
+        ..Expansion::default()
+    };
+    if let Some(pool) = crate::kubernetes::ocr::gpu_pool(spec)? {
+        exp.merge(pool);
+    }
     Ok(exp)
 }

@@ -4,6 +4,9 @@
 //! own `kustomization.yaml`; the top `kustomization.yaml` is an aggregate (see
 //! [`crate::aggregate`]). Manifests hold no secret values, only references.
 
+pub mod litellm;
+pub mod ocr;
+
 use std::collections::BTreeMap;
 
 use serde_json::json;

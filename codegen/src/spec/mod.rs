@@ -4,8 +4,12 @@
 //! same in the provider and the CLI.
 
 pub mod bundle;
+pub mod litellm;
+pub mod ocr;
 pub mod source;
 pub mod workbench;
 
 pub use bundle::BundleSpec;
+pub use litellm::{LitellmRouteSpec, LitellmTarget};
+pub use ocr::OcrStackSpec;
 pub use workbench::WorkbenchSpec;
