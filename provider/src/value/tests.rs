@@ -366,6 +366,12 @@ fn json_state_converts_primitives_like_cty() {
             ("t", "false".into())
         ])
     );
+    // Floats parse exactly (serde_json's default float parser can be off by one ulp).
+    let x = -1.9923706297135824e234_f64;
+    assert_eq!(
+        cty_json::decode(b"-1.9923706297135824e234", &Type::Number).unwrap(),
+        Value::Number(Number::from_f64(x).unwrap())
+    );
     let big = cty_json::decode(b"18446744073709551615", &Type::Number).unwrap();
     assert_eq!(big.as_number().unwrap().as_u64(), Some(u64::MAX));
     assert_eq!(
