@@ -1,3 +1,4 @@
 //! terraform-provider-ipai: the tfplugin6 gRPC server, resource lifecycle and appliers.
 
+pub mod git;
 pub mod value;
