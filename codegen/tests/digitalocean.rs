@@ -1,46 +1,29 @@
 //! DigitalOcean expansion: one snapshot of the objects and cost per input file, and the
 //! diagnostics a user gets for bad DigitalOcean settings.
 
+mod common;
+
 use ipai_codegen::{
     AttrPath, DoKind, Error, Expansion,
     digitalocean::{self, PriceTable},
-    spec::WorkbenchSpec,
+    spec::{BundleSpec, WorkbenchSpec, ocr::OcrStackSpec},
 };
-use serde_json::{Value, json};
-
-fn workbench(doc: &Value) -> WorkbenchSpec {
-    serde_json::from_value(doc["workbench"].clone()).expect("input has a valid `workbench`")
-}
+use serde_json::json;
 
 /// The workbench's objects plus the GPU pools of the input's OCR stacks.
-fn expand(doc: &Value) -> Expansion {
-    let wb = workbench(doc);
-    let mut exp = digitalocean::workbench(&wb).expect("input expands");
-    for (i, stack) in doc["ocr_stacks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let gpu = &stack["gpu"];
-        if gpu["enabled"].as_bool() == Some(true) {
-            let path = AttrPath::attr("gpu");
-            let pool = digitalocean::ocr_gpu_pool(
-                &wb.name,
-                stack["name"].as_str().unwrap(),
-                gpu["node_size"].as_str().unwrap(),
-                gpu["count"].as_i64().unwrap_or(1),
-                &path,
-            )
-            .unwrap_or_else(|e| panic!("ocr_stacks[{i}]: {e}"));
+fn expand(bundle: &BundleSpec) -> Expansion {
+    let mut exp = digitalocean::workbench(&bundle.workbench).expect("input expands");
+    for stack in &bundle.ocr_stacks {
+        let stack: OcrStackSpec = serde_json::from_value(stack.clone()).expect("valid OCR stack");
+        if let Some(pool) = ipai_codegen::kubernetes::ocr::gpu_pool(&stack).unwrap() {
             exp.merge(pool);
         }
     }
     exp
 }
 
-fn load(path: &std::path::Path) -> Value {
-    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+fn load(path: &std::path::Path) -> BundleSpec {
+    common::load(path)
 }
 
 #[test]
@@ -79,9 +62,7 @@ fn expansion_is_deterministic_and_ordered_by_dependencies() {
 }
 
 fn seed() -> WorkbenchSpec {
-    workbench(&load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inputs/seed.yaml"),
-    ))
+    load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inputs/seed.yaml")).workbench
 }
 
 /// The diagnostics of an invalid spec, as `(path, summary)`.
