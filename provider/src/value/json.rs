@@ -81,10 +81,46 @@ pub fn to_json(v: &Value, ty: &Type) -> Result<Json> {
 }
 
 pub(crate) fn from_json(v: &Json, ty: &Type) -> Result<Value> {
+    convert(v, ty, false)
+}
+
+pub(crate) fn from_plain_json(v: &Json, ty: &Type) -> Result<Value> {
+    convert(v, ty, true)
+}
+
+/// The value JSON implies on its own: arrays are tuples, objects are objects.
+fn implied(v: &Json) -> Result<Value> {
+    Ok(match v {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => Value::Number(json_number(n)?),
+        Json::String(s) => Value::String(s.clone()),
+        Json::Array(items) => Value::Tuple(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| implied(v).map_err(|e| e.within(PathStep::Index(i as u64))))
+                .collect::<Result<_>>()?,
+        ),
+        Json::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let v = implied(v).map_err(|e| e.within(PathStep::Attr(k.clone())))?;
+                    Ok((k.clone(), v))
+                })
+                .collect::<Result<_>>()?,
+        ),
+    })
+}
+
+/// `plain`: dynamic values are bare JSON (as [`Value::to_json`] writes them) rather than
+/// cty's `{"value", "type"}` wrapper.
+fn convert(v: &Json, ty: &Type, plain: bool) -> Result<Value> {
     if v.is_null() {
         return Ok(Value::Null);
     }
     Ok(match ty {
+        Type::Dynamic if plain => implied(v)?,
         Type::Dynamic => {
             let obj = v.as_object().ok_or_else(|| {
                 Error::decode(
@@ -103,7 +139,7 @@ pub(crate) fn from_json(v: &Json, ty: &Type) -> Result<Value> {
             let value = obj
                 .get("value")
                 .ok_or_else(|| Error::decode("missing \"value\" in a dynamically-typed value"))?;
-            from_json(value, &t)?
+            convert(value, &t, plain)?
         }
         Type::Bool => match v {
             Json::Bool(b) => Value::Bool(*b),
@@ -150,7 +186,7 @@ pub(crate) fn from_json(v: &Json, ty: &Type) -> Result<Value> {
             let vs = items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| from_json(v, t).map_err(|e| e.within(PathStep::Index(i as u64))))
+                .map(|(i, v)| convert(v, t, plain).map_err(|e| e.within(PathStep::Index(i as u64))))
                 .collect::<Result<_>>()?;
             if matches!(ty, Type::List(_)) {
                 Value::List(vs)
@@ -178,7 +214,7 @@ pub(crate) fn from_json(v: &Json, ty: &Type) -> Result<Value> {
                     .zip(ts)
                     .enumerate()
                     .map(|(i, (v, t))| {
-                        from_json(v, t).map_err(|e| e.within(PathStep::Index(i as u64)))
+                        convert(v, t, plain).map_err(|e| e.within(PathStep::Index(i as u64)))
                     })
                     .collect::<Result<_>>()?,
             )
@@ -193,7 +229,8 @@ pub(crate) fn from_json(v: &Json, ty: &Type) -> Result<Value> {
             Value::Map(
                 obj.iter()
                     .map(|(k, v)| {
-                        let v = from_json(v, t).map_err(|e| e.within(PathStep::Key(k.clone())))?;
+                        let v =
+                            convert(v, t, plain).map_err(|e| e.within(PathStep::Key(k.clone())))?;
                         Ok((k.clone(), v))
                     })
                     .collect::<Result<_>>()?,
@@ -212,7 +249,9 @@ pub(crate) fn from_json(v: &Json, ty: &Type) -> Result<Value> {
             let mut out = BTreeMap::new();
             for (k, t) in attrs {
                 let value = match obj.get(k) {
-                    Some(v) => from_json(v, t).map_err(|e| e.within(PathStep::Attr(k.clone())))?,
+                    Some(v) => {
+                        convert(v, t, plain).map_err(|e| e.within(PathStep::Attr(k.clone())))?
+                    }
                     None => Value::Null,
                 };
                 out.insert(k.clone(), value);

@@ -354,6 +354,25 @@ fn dynamic_values_carry_their_type() {
 }
 
 #[test]
+fn plain_json_is_the_inverse_of_to_json() {
+    let t =
+        ty(json!(["object", {"name": "string", "extra": "dynamic", "tags": ["map", "string"]}]));
+    let plain = json!({"name": "wb", "extra": {"replicas": 2, "hosts": ["a", "b"]}, "tags": null});
+    let v = Value::from_plain_json(&plain, &t).unwrap();
+    assert_eq!(
+        v.get_attr("extra"),
+        Some(&obj([
+            ("replicas", 2.into()),
+            ("hosts", Value::Tuple(vec!["a".into(), "b".into()]))
+        ]))
+    );
+    assert_eq!(v.to_json(), Some(plain));
+    roundtrip(&v, &t);
+    // cty's state JSON wants the wrapper for the same input.
+    assert!(Value::from_json(&json!({"extra": {"replicas": 2}}), &t).is_err());
+}
+
+#[test]
 fn json_state_converts_primitives_like_cty() {
     let t = ty(json!(["object", {"b": "bool", "n": "number", "s": "string", "t": "string"}]));
     let v = cty_json::decode(br#"{"b":"true","n":"12","s":15,"t":false}"#, &t).unwrap();

@@ -193,6 +193,13 @@ impl Value {
         super::json::from_json(v, ty)
     }
 
+    /// The inverse of [`Value::to_json`]: like [`Value::from_json`], except that a value of
+    /// type `dynamic` is bare JSON, taken as the value it implies (arrays become tuples,
+    /// JSON objects become objects). For turning a spec's JSON into attribute values.
+    pub fn from_plain_json(v: &Json, ty: &Type) -> Result<Value> {
+        super::json::from_plain_json(v, ty)
+    }
+
     /// The type this value has on its own, as used to encode values of the `dynamic` type.
     /// Nulls and unknowns have type `dynamic`; a list, set or map takes the type of its
     /// first element that has one. Fails when elements of a list, set or map differ in type.
