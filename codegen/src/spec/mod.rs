@@ -5,11 +5,13 @@
 
 pub mod bundle;
 pub mod litellm;
+pub mod medallion;
 pub mod ocr;
 pub mod source;
 pub mod workbench;
 
 pub use bundle::BundleSpec;
 pub use litellm::{LitellmRouteSpec, LitellmTarget};
+pub use medallion::MedallionLayerSpec;
 pub use ocr::OcrStackSpec;
 pub use workbench::WorkbenchSpec;

@@ -1,9 +1,222 @@
 //! Supabase SQL: the `ip_workbench` metadata schema, medallion layers, RLS and grants.
+//!
+//! A layer spec is validated into a [`LayerModel`]; the planner compares models and emits
+//! statements rendered from `templates/supabase/`. Every migration is one transaction, has
+//! a deterministic version (no clock: layer rank, schema and generation) and is written in
+//! the Supabase CLI layout `<workbench>/supabase/migrations/<version>_<name>.sql`.
 
-use crate::{Expansion, Renderer, Result, spec::WorkbenchSpec};
+pub mod model;
+pub mod plan;
+pub mod sqlcheck;
+pub mod types;
+pub mod validate;
+
+use serde_json::json;
+
+pub use model::LayerModel;
+pub use plan::Plan;
+pub use validate::{LayerContext, LayerSummary, RelationKind, RelationSummary, layer_model};
+
+use crate::spec::medallion::{Layer, MedallionLayerSpec};
+use crate::{AttrPath, Diagnostics, Error, Expansion, Migration, Renderer, Result};
+use crate::{sha256_hex, spec::WorkbenchSpec};
+
+/// Ledger resource name of the metadata schema migration.
+pub const METADATA_RESOURCE: &str = "ip_workbench";
 
 /// The workbench's `ip_workbench` metadata schema and migration ledger.
-pub fn workbench(_spec: &WorkbenchSpec, _r: &Renderer) -> Result<Expansion> {
-    // Owned by the Supabase work; filled in there.
-    Ok(Expansion::default())
+pub fn workbench(spec: &WorkbenchSpec, r: &Renderer) -> Result<Expansion> {
+    let m = metadata_migration(r)?;
+    let mut exp = Expansion::default();
+    exp.files.insert(migration_path(&spec.name, &m), m.sql.clone());
+    exp.migrations.push(m);
+    Ok(exp)
+}
+
+/// The metadata schema migration (idempotent: several workbenches may share a database).
+pub fn metadata_migration(r: &Renderer) -> Result<Migration> {
+    let body = r.render("supabase/workbench.sql", &json!({}))?;
+    let version = version(0, "", 0);
+    let sql = r.render(
+        "supabase/migration.sql",
+        &json!({
+            "title": "ip_workbench metadata schema and migration ledger",
+            "resource": "ipai_workbench",
+            "version": version,
+            "statements": [body.trim()],
+        }),
+    )?;
+    Ok(Migration::new(version, "ip_workbench_metadata", sql))
+}
+
+/// `<workbench>/supabase/migrations/<version>_<name>.sql`.
+pub fn migration_path(workbench: &str, m: &Migration) -> String {
+    format!(
+        "{workbench}/supabase/migrations/{}_{}.sql",
+        m.version, m.name
+    )
+}
+
+/// `<workbench>/supabase/layers/<schema>.<layer>.json`: the summary other layers check against.
+pub fn summary_path(workbench: &str, schema: &str, layer: Layer) -> String {
+    format!("{workbench}/supabase/layers/{schema}.{}.json", layer.as_str())
+}
+
+/// A 14-digit migration version: layer rank (0 for the metadata schema), five digits from
+/// the schema name (so layers of different schemas never share a version) and the
+/// generation (0 creates the layer, each later change adds one).
+pub fn version(rank: u8, schema: &str, generation: u32) -> String {
+    let schema_digits = if schema.is_empty() {
+        0
+    } else {
+        u64::from_str_radix(&sha256_hex(schema.as_bytes())[..12], 16).unwrap_or(0) % 100_000
+    };
+    format!("{rank}{schema_digits:05}{generation:08}")
+}
+
+/// Renders a plan as one migration of layer `m`.
+pub fn migration(
+    m: &LayerModel,
+    plan: &Plan,
+    generation: u32,
+    r: &Renderer,
+) -> Result<Migration> {
+    let version = version(m.layer.rank(), &m.schema, generation);
+    let name = if generation == 0 {
+        format!("{}_{}", m.schema, m.layer.as_str())
+    } else {
+        format!("{}_{}_change_{generation}", m.schema, m.layer.as_str())
+    };
+    let title = if generation == 0 {
+        format!("{} layer of schema {}", m.layer.as_str(), m.schema)
+    } else {
+        format!(
+            "{} layer of schema {}: change {generation}",
+            m.layer.as_str(),
+            m.schema
+        )
+    };
+    let sql = r.render(
+        "supabase/migration.sql",
+        &json!({
+            "title": title,
+            "resource": format!("ipai_medallion_layer {}", m.resource_id()),
+            "version": version,
+            "statements": plan.render(r)?,
+        }),
+    )?;
+    Ok(Migration::new(version, name, sql))
+}
+
+/// Validates a layer; the error carries every diagnostic.
+pub fn validate(spec: &MedallionLayerSpec, ctx: &LayerContext) -> Result<(LayerModel, Diagnostics)> {
+    match layer_model(spec, ctx) {
+        (Some(m), d) => Ok((m, d)),
+        (None, d) => Err(Error::Invalid(d)),
+    }
+}
+
+/// Expands a layer from scratch: its creating migration (as a migration and a file) and its
+/// summary file.
+pub fn medallion(spec: &MedallionLayerSpec, ctx: &LayerContext, r: &Renderer) -> Result<Expansion> {
+    let (model, _) = validate(spec, ctx)?;
+    expand_model(&model, &plan::create(&model), 0, r)
+}
+
+/// The expansion of `model` with the given plan as generation `generation`.
+pub fn expand_model(
+    model: &LayerModel,
+    plan: &Plan,
+    generation: u32,
+    r: &Renderer,
+) -> Result<Expansion> {
+    let mut exp = Expansion::default();
+    let summary = serde_json::to_string_pretty(&model.summary()).map_err(|e| Error::Template {
+        name: "layer summary".into(),
+        message: e.to_string(),
+    })? + "\n";
+    exp.files.insert(
+        summary_path(&model.workbench, &model.schema, model.layer),
+        summary,
+    );
+    if !plan.is_empty() {
+        let m = migration(model, plan, generation, r)?;
+        exp.files.insert(migration_path(&model.workbench, &m), m.sql.clone());
+        exp.migrations.push(m);
+    }
+    Ok(exp)
+}
+
+/// The change from `prev` to `next` as a plan, refused with a diagnostic naming every
+/// destructive statement unless `allow_destructive` is set.
+pub fn plan_change(
+    prev: &LayerModel,
+    next: &LayerModel,
+    allow_destructive: bool,
+) -> std::result::Result<Plan, Diagnostics> {
+    let plan = plan::change(prev, next);
+    if allow_destructive || plan.destructive.is_empty() {
+        return Ok(plan);
+    }
+    let mut d = Diagnostics::new();
+    let lost: Vec<&str> = plan.destructive.iter().map(|x| x.what.as_str()).collect();
+    let path = plan
+        .destructive
+        .first()
+        .map(|x| x.path.clone())
+        .unwrap_or_else(|| AttrPath::attr("allow_destructive_changes"));
+    d.error(
+        path,
+        "Destructive change refused",
+        format!(
+            "This change would lose data: {}. Set allow_destructive_changes = true to allow it.",
+            lost.join("; ")
+        ),
+    );
+    Err(d)
+}
+
+/// Expands several layers at once (the CLI's bundle): lower layers first, each checked
+/// against the ones before it. Diagnostics are prefixed with `medallion_layers[i]`.
+pub fn medallion_layers(
+    workbenches: &[&WorkbenchSpec],
+    layers: &[MedallionLayerSpec],
+    r: &Renderer,
+) -> Result<Expansion> {
+    let mut order: Vec<usize> = (0..layers.len()).collect();
+    order.sort_by_key(|&i| (layers[i].layer, layers[i].schema.clone(), i));
+    let mut ctx = LayerContext {
+        workbenches: Some(workbenches.iter().map(|w| w.name.clone()).collect()),
+        relations: Vec::new(),
+    };
+    let mut exp = Expansion::default();
+    let mut diags = Diagnostics::new();
+    for i in order {
+        let prefix = AttrPath::attr("medallion_layers").index(i);
+        match layer_model(&layers[i], &ctx) {
+            (Some(m), d) => {
+                diags.extend(prefixed(&prefix, d));
+                ctx.relations.extend(m.summary().relations);
+                exp.merge(expand_model(&m, &plan::create(&m), 0, r)?);
+            }
+            (None, d) => diags.extend(prefixed(&prefix, d)),
+        }
+    }
+    if diags.has_errors() {
+        return Err(Error::Invalid(diags));
+    }
+    Ok(exp)
+}
+
+fn prefixed(prefix: &AttrPath, d: Diagnostics) -> Diagnostics {
+    Diagnostics(
+        d.0.into_iter()
+            .map(|mut x| {
+                let mut steps = prefix.0.clone();
+                steps.extend(x.path.0);
+                x.path = AttrPath(steps);
+                x
+            })
+            .collect(),
+    )
 }
