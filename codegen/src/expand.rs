@@ -32,6 +32,7 @@ pub fn expand_workbench(spec: &WorkbenchSpec, r: &Renderer) -> Result<Expansion>
 pub fn validate_bundle(bundle: &BundleSpec) -> Diagnostics {
     let mut d = Diagnostics::new();
     d.extend(validate_workbench(&bundle.workbench).prefixed(&AttrPath::attr("workbench")));
+    d.extend(crate::supabase::layer_models(&[&bundle.workbench], &bundle.medallion_layers).1);
     d
 }
 
@@ -44,6 +45,11 @@ pub fn expand_bundle(bundle: &BundleSpec, r: &Renderer) -> Result<Expansion> {
         return Err(Error::Invalid(diags));
     }
     let mut exp = expand_workbench(&bundle.workbench, r)?;
+    exp.merge(crate::supabase::medallion_layers(
+        &[&bundle.workbench],
+        &bundle.medallion_layers,
+        r,
+    )?);
     let aggregates = crate::aggregate::aggregate(&bundle.workbench.name, &exp.files, r)?;
     exp.files.extend(aggregates);
     Ok(exp)
@@ -93,4 +99,22 @@ pub fn expand_ocr_stack(spec: &OcrStackSpec, domain: &str, r: &Renderer) -> Resu
         exp.merge(pool);
     }
     Ok(exp)
+}
+
+/// Validates one `ipai_medallion_layer` against what is known of its workbench and of the
+/// workbench's other layers.
+pub fn validate_medallion_layer(
+    spec: &crate::spec::MedallionLayerSpec,
+    ctx: &crate::supabase::LayerContext,
+) -> Diagnostics {
+    crate::supabase::layer_model(spec, ctx).1
+}
+
+/// Expands one `ipai_medallion_layer` from scratch: its creating migration and summary file.
+pub fn expand_medallion_layer(
+    spec: &crate::spec::MedallionLayerSpec,
+    ctx: &crate::supabase::LayerContext,
+    r: &Renderer,
+) -> Result<Expansion> {
+    crate::supabase::medallion(spec, ctx, r)
 }

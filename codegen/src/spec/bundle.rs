@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::WorkbenchSpec;
+use super::{MedallionLayerSpec, WorkbenchSpec};
 
 /// A workbench and its resources, as one YAML or JSON document. Each field holds the same
 /// attributes as the Terraform resource of that name.
@@ -12,9 +12,9 @@ use super::WorkbenchSpec;
 pub struct BundleSpec {
     /// The `ipai_workbench`.
     pub workbench: WorkbenchSpec,
-    /// `ipai_medallion_layer` resources. Accepted but not expanded by this version.
+    /// `ipai_medallion_layer` resources of the workbench.
     #[serde(default)]
-    pub medallion_layers: Vec<serde_json::Value>,
+    pub medallion_layers: Vec<MedallionLayerSpec>,
     /// `ipai_ocr_stack` resources. Accepted but not expanded by this version.
     #[serde(default)]
     pub ocr_stacks: Vec<serde_json::Value>,

@@ -28,7 +28,8 @@ pub const METADATA_RESOURCE: &str = "ip_workbench";
 pub fn workbench(spec: &WorkbenchSpec, r: &Renderer) -> Result<Expansion> {
     let m = metadata_migration(r)?;
     let mut exp = Expansion::default();
-    exp.files.insert(migration_path(&spec.name, &m), m.sql.clone());
+    exp.files
+        .insert(migration_path(&spec.name, &m), m.sql.clone());
     exp.migrations.push(m);
     Ok(exp)
 }
@@ -59,7 +60,10 @@ pub fn migration_path(workbench: &str, m: &Migration) -> String {
 
 /// `<workbench>/supabase/layers/<schema>.<layer>.json`: the summary other layers check against.
 pub fn summary_path(workbench: &str, schema: &str, layer: Layer) -> String {
-    format!("{workbench}/supabase/layers/{schema}.{}.json", layer.as_str())
+    format!(
+        "{workbench}/supabase/layers/{schema}.{}.json",
+        layer.as_str()
+    )
 }
 
 /// A 14-digit migration version: layer rank (0 for the metadata schema), five digits from
@@ -75,12 +79,7 @@ pub fn version(rank: u8, schema: &str, generation: u32) -> String {
 }
 
 /// Renders a plan as one migration of layer `m`.
-pub fn migration(
-    m: &LayerModel,
-    plan: &Plan,
-    generation: u32,
-    r: &Renderer,
-) -> Result<Migration> {
+pub fn migration(m: &LayerModel, plan: &Plan, generation: u32, r: &Renderer) -> Result<Migration> {
     let version = version(m.layer.rank(), &m.schema, generation);
     let name = if generation == 0 {
         format!("{}_{}", m.schema, m.layer.as_str())
@@ -109,7 +108,10 @@ pub fn migration(
 }
 
 /// Validates a layer; the error carries every diagnostic.
-pub fn validate(spec: &MedallionLayerSpec, ctx: &LayerContext) -> Result<(LayerModel, Diagnostics)> {
+pub fn validate(
+    spec: &MedallionLayerSpec,
+    ctx: &LayerContext,
+) -> Result<(LayerModel, Diagnostics)> {
     match layer_model(spec, ctx) {
         (Some(m), d) => Ok((m, d)),
         (None, d) => Err(Error::Invalid(d)),
@@ -141,7 +143,8 @@ pub fn expand_model(
     );
     if !plan.is_empty() {
         let m = migration(model, plan, generation, r)?;
-        exp.files.insert(migration_path(&model.workbench, &m), m.sql.clone());
+        exp.files
+            .insert(migration_path(&model.workbench, &m), m.sql.clone());
         exp.migrations.push(m);
     }
     Ok(exp)
@@ -176,47 +179,46 @@ pub fn plan_change(
     Err(d)
 }
 
-/// Expands several layers at once (the CLI's bundle): lower layers first, each checked
-/// against the ones before it. Diagnostics are prefixed with `medallion_layers[i]`.
-pub fn medallion_layers(
+/// Validates and resolves several layers at once (the CLI's bundle): lower layers first,
+/// each checked against the ones before it. Diagnostics are prefixed with
+/// `medallion_layers[i]`; models come back in application order.
+pub fn layer_models(
     workbenches: &[&WorkbenchSpec],
     layers: &[MedallionLayerSpec],
-    r: &Renderer,
-) -> Result<Expansion> {
+) -> (Vec<LayerModel>, Diagnostics) {
     let mut order: Vec<usize> = (0..layers.len()).collect();
     order.sort_by_key(|&i| (layers[i].layer, layers[i].schema.clone(), i));
     let mut ctx = LayerContext {
         workbenches: Some(workbenches.iter().map(|w| w.name.clone()).collect()),
         relations: Vec::new(),
     };
-    let mut exp = Expansion::default();
+    let mut models = Vec::new();
     let mut diags = Diagnostics::new();
     for i in order {
         let prefix = AttrPath::attr("medallion_layers").index(i);
-        match layer_model(&layers[i], &ctx) {
-            (Some(m), d) => {
-                diags.extend(prefixed(&prefix, d));
-                ctx.relations.extend(m.summary().relations);
-                exp.merge(expand_model(&m, &plan::create(&m), 0, r)?);
-            }
-            (None, d) => diags.extend(prefixed(&prefix, d)),
+        let (model, d) = layer_model(&layers[i], &ctx);
+        diags.extend(d.prefixed(&prefix));
+        if let Some(m) = model {
+            ctx.relations.extend(m.summary().relations);
+            models.push(m);
         }
     }
+    (models, diags)
+}
+
+/// Expands several layers at once, each from scratch (see [`layer_models`]).
+pub fn medallion_layers(
+    workbenches: &[&WorkbenchSpec],
+    layers: &[MedallionLayerSpec],
+    r: &Renderer,
+) -> Result<Expansion> {
+    let (models, diags) = layer_models(workbenches, layers);
     if diags.has_errors() {
         return Err(Error::Invalid(diags));
     }
+    let mut exp = Expansion::default();
+    for m in &models {
+        exp.merge(expand_model(m, &plan::create(m), 0, r)?);
+    }
     Ok(exp)
-}
-
-fn prefixed(prefix: &AttrPath, d: Diagnostics) -> Diagnostics {
-    Diagnostics(
-        d.0.into_iter()
-            .map(|mut x| {
-                let mut steps = prefix.0.clone();
-                steps.extend(x.path.0);
-                x.path = AttrPath(steps);
-                x
-            })
-            .collect(),
-    )
 }

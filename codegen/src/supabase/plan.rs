@@ -109,6 +109,15 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             _ => true,
         })
         .unwrap_or(prev.views.len());
+    // A dropped or retyped column may be read by any view: rebuild them all.
+    let columns_lost = prev.tables.iter().any(|old| {
+        next.table(&old.name).is_some_and(|t| {
+            old.columns
+                .iter()
+                .any(|c| t.column(&c.name).is_none_or(|n| n.r#type != c.r#type))
+        })
+    });
+    let first_changed_view = if columns_lost { 0 } else { first_changed_view };
     for v in prev.views.iter().skip(first_changed_view).rev() {
         drop_view(&mut p, prev, v);
     }
@@ -129,7 +138,10 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             drop_table(&mut p, prev, t);
             p.destructive.push(Destructive {
                 path: AttrPath::attr("tables"),
-                what: format!("drop table {}.{} (table {ti} of the previous spec)", prev.schema, t.name),
+                what: format!(
+                    "drop table {}.{} (table {ti} of the previous spec)",
+                    prev.schema, t.name
+                ),
             });
         }
     }
@@ -154,7 +166,10 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         ] {
             for c in olds {
                 if news.iter().all(|n| !same_constraint(c, n, exact)) {
-                    p.push("supabase/drop_constraint.sql", with(&tab, "name", json!(c.name)));
+                    p.push(
+                        "supabase/drop_constraint.sql",
+                        with(&tab, "name", json!(c.name)),
+                    );
                 }
             }
         }
@@ -178,7 +193,16 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         for (ci, c) in t.columns.iter().enumerate() {
             match old.column(&c.name) {
                 None => p.push("supabase/add_column.sql", with(&tab, "column", json!(c))),
-                Some(o) => alter_column(&mut p, &tab, &tpath.at("columns").index(ci), next, t, o, c, exact),
+                Some(o) => alter_column(
+                    &mut p,
+                    &tab,
+                    &tpath.at("columns").index(ci),
+                    next,
+                    t,
+                    o,
+                    c,
+                    exact,
+                ),
             }
         }
         for (olds, news) in [
@@ -201,10 +225,20 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         }
         for pol in &t.policies {
             if old.policies.iter().all(|o| !same_policy(o, pol, exact)) {
-                p.push("supabase/create_policy.sql", with(&tab, "policy", json!(pol)));
+                p.push(
+                    "supabase/create_policy.sql",
+                    with(&tab, "policy", json!(pol)),
+                );
             }
         }
-        grant_changes(&mut p, &next.schema, &t.name, "TABLE", &old.grants, &t.grants);
+        grant_changes(
+            &mut p,
+            &next.schema,
+            &t.name,
+            "TABLE",
+            &old.grants,
+            &t.grants,
+        );
         if old.comment != t.comment {
             comment(&mut p, next, "TABLE", &t.name, None, &t.comment);
         }
@@ -219,7 +253,14 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             || old.comment != t.comment
             || prev.retention_days != next.retention_days
         {
-            register(&mut p, next, &t.name, "table", t.retention_column.as_deref(), &t.comment);
+            register(
+                &mut p,
+                next,
+                &t.name,
+                "table",
+                t.retention_column.as_deref(),
+                &t.comment,
+            );
         }
     }
     for (t, fk) in added_fks {
@@ -231,7 +272,14 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             create_view(&mut p, next, v);
         } else {
             let old = &prev.views[i];
-            grant_changes(&mut p, &next.schema, &v.name, "TABLE", &old.grants, &v.grants);
+            grant_changes(
+                &mut p,
+                &next.schema,
+                &v.name,
+                "TABLE",
+                &old.grants,
+                &v.grants,
+            );
             if old.comment != v.comment {
                 comment(&mut p, next, "VIEW", &v.name, None, &v.comment);
                 register(&mut p, next, &v.name, "view", None, &v.comment);
@@ -278,7 +326,10 @@ fn create_table(p: &mut Plan, m: &LayerModel, t: &TableModel) {
     }
     p.push("supabase/rls.sql", with(&tab, "enabled", json!(t.rls)));
     for pol in &t.policies {
-        p.push("supabase/create_policy.sql", with(&tab, "policy", json!(pol)));
+        p.push(
+            "supabase/create_policy.sql",
+            with(&tab, "policy", json!(pol)),
+        );
     }
     grant_changes(p, &m.schema, &t.name, "TABLE", &BTreeMap::new(), &t.grants);
     if t.comment.is_some() {
@@ -289,7 +340,14 @@ fn create_table(p: &mut Plan, m: &LayerModel, t: &TableModel) {
             comment(p, m, "COLUMN", &t.name, Some(&c.name), &c.comment);
         }
     }
-    register(p, m, &t.name, "table", t.retention_column.as_deref(), &t.comment);
+    register(
+        p,
+        m,
+        &t.name,
+        "table",
+        t.retention_column.as_deref(),
+        &t.comment,
+    );
 }
 
 fn drop_table(p: &mut Plan, m: &LayerModel, t: &TableModel) {
@@ -341,7 +399,10 @@ fn alter_column(
     exact: bool,
 ) {
     if old.r#type != new.r#type {
-        p.push("supabase/alter_column_type.sql", with(tab, "column", json!(new)));
+        p.push(
+            "supabase/alter_column_type.sql",
+            with(tab, "column", json!(new)),
+        );
         p.destructive.push(Destructive {
             path: path.at("type"),
             what: format!(
@@ -356,10 +417,16 @@ fn alter_column(
         old.default.is_some() != new.default.is_some()
     };
     if default_changed {
-        p.push("supabase/alter_column_default.sql", with(tab, "column", json!(new)));
+        p.push(
+            "supabase/alter_column_default.sql",
+            with(tab, "column", json!(new)),
+        );
     }
     if old.nullable != new.nullable {
-        p.push("supabase/alter_column_null.sql", with(tab, "column", json!(new)));
+        p.push(
+            "supabase/alter_column_null.sql",
+            with(tab, "column", json!(new)),
+        );
     }
 }
 

@@ -179,7 +179,12 @@ fn resolve(
             }
             [t] => (schema.to_owned(), t.clone()),
             [s, t] => (s.clone(), t.clone()),
-            _ => return Err(format!("table name {:?} has too many parts", name.join("."))),
+            _ => {
+                return Err(format!(
+                    "table name {:?} has too many parts",
+                    name.join(".")
+                ));
+            }
         };
         let Some(cols) = known.get(&key) else {
             return Err(format!(
@@ -188,7 +193,10 @@ fn resolve(
             ));
         };
         universe.extend(cols.iter().cloned());
-        qualifiers.insert(alias.clone().unwrap_or_else(|| key.1.clone()), Some(cols.clone()));
+        qualifiers.insert(
+            alias.clone().unwrap_or_else(|| key.1.clone()),
+            Some(cols.clone()),
+        );
     }
     for id in &c.idents {
         let ok = match id.as_slice() {
@@ -225,8 +233,7 @@ fn resolve(
 /// Checks a view query: exactly one SELECT reading only `known` relations. Unqualified
 /// table names are qualified with `schema`.
 pub fn check_query(sql: &str, schema: &str, known: &Relations) -> Result<CheckedQuery, String> {
-    let mut statements =
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(parser_error)?;
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(parser_error)?;
     if statements.len() != 1 {
         return Err(format!(
             "it must be exactly one SELECT, not {} statements",
@@ -372,7 +379,11 @@ mod tests {
             &known(),
         )
         .unwrap();
-        assert!(q.sql.contains("FROM \"scout\".\"silver_tx\" AS s"), "{}", q.sql);
+        assert!(
+            q.sql.contains("FROM \"scout\".\"silver_tx\" s"),
+            "{}",
+            q.sql
+        );
         assert_eq!(q.output_columns, ["month", "total"]);
     }
 
@@ -407,8 +418,14 @@ mod tests {
         assert!(check_expr("amout > 0", "scout", "t", &cols, &known()).is_err());
         let e = check_expr("tenant_id = auth.uid()", "scout", "t", &cols, &known()).unwrap();
         assert_eq!(e.bare_auth_calls, ["auth.uid"]);
-        let e =
-            check_expr("tenant_id = (select auth.uid())", "scout", "t", &cols, &known()).unwrap();
+        let e = check_expr(
+            "tenant_id = (select auth.uid())",
+            "scout",
+            "t",
+            &cols,
+            &known(),
+        )
+        .unwrap();
         assert!(e.bare_auth_calls.is_empty());
     }
 

@@ -19,7 +19,10 @@ const PLAIN: &[(&[&str], &str)] = &[
         &["timestamp", "timestamp without time zone"],
         "timestamp without time zone",
     ),
-    (&["time", "time without time zone"], "time without time zone"),
+    (
+        &["time", "time without time zone"],
+        "time without time zone",
+    ),
     (&["interval"], "interval"),
     (&["uuid"], "uuid"),
     (&["json"], "json"),

@@ -125,15 +125,14 @@ impl LayerModel {
 
 /// The raw ingestion columns of a bronze table declared without columns.
 pub fn bronze_default_columns() -> Vec<ColumnSpec> {
-    let col = |name: &str, ty: &str, nullable: bool, default: Option<&str>, comment: &str| {
-        ColumnSpec {
+    let col =
+        |name: &str, ty: &str, nullable: bool, default: Option<&str>, comment: &str| ColumnSpec {
             name: name.into(),
             r#type: ty.into(),
             nullable,
             default: default.map(Into::into),
             comment: Some(comment.into()),
-        }
-    };
+        };
     vec![
         col(
             "id",
@@ -142,7 +141,13 @@ pub fn bronze_default_columns() -> Vec<ColumnSpec> {
             Some("gen_random_uuid()"),
             "Row id, assigned on ingestion.",
         ),
-        col("source", "text", false, None, "System the record came from."),
+        col(
+            "source",
+            "text",
+            false,
+            None,
+            "System the record came from.",
+        ),
         col("payload", "jsonb", false, None, "The record as received."),
         col("batch_id", "text", true, None, "Ingestion batch."),
         col(
@@ -249,11 +254,17 @@ pub fn layer_model(
         if name_ok {
             duplicate_check(&path.at("name"), &t.name, &mut seen, &other_names, &mut d);
         }
+        // Known even when invalid, so views reading it report their own problems only.
+        let declared = if t.columns.is_empty() && spec.layer == Layer::Bronze {
+            bronze_default_columns()
+        } else {
+            t.columns.clone()
+        };
+        known.insert(
+            (schema.to_owned(), t.name.clone()),
+            declared.into_iter().map(|c| c.name).collect(),
+        );
         if let Some(model) = table_model(spec, t, &path, schema, &mut d) {
-            known.insert(
-                (schema.to_owned(), model.name.clone()),
-                model.columns.iter().map(|c| c.name.clone()).collect(),
-            );
             tables.push(model);
         }
     }
@@ -274,7 +285,10 @@ pub fn layer_model(
         }
         match sqlcheck::check_query(&v.query, schema, &known) {
             Ok(q) => {
-                known.insert((schema.to_owned(), v.name.clone()), q.output_columns.clone());
+                known.insert(
+                    (schema.to_owned(), v.name.clone()),
+                    q.output_columns.clone(),
+                );
                 views.push(ViewModel {
                     name: v.name.clone(),
                     query: q.sql,
@@ -375,8 +389,9 @@ fn table_model(
         let ty = match types::canonical_type(&c.r#type) {
             Ok(ty) => ty,
             Err(why) => {
+                // Kept under its raw type so rules and views naming it are still checked.
                 d.error(cp.at("type"), "Unknown column type", format!("{why}."));
-                continue;
+                c.r#type.clone()
             }
         };
         let default = match &c.default {
@@ -477,7 +492,10 @@ fn table_model(
             Err(why) => d.error(
                 cp.at("expression"),
                 "Invalid CHECK rule",
-                format!("Rule {:?} of table {:?} is not valid: {why}.", c.name, t.name),
+                format!(
+                    "Rule {:?} of table {:?} is not valid: {why}.",
+                    c.name, t.name
+                ),
             ),
         }
     }
@@ -529,7 +547,10 @@ fn table_model(
                 None => d.error(
                     path.at("retention_column"),
                     "Unknown column",
-                    format!("Retention column {c:?} is not a column of table {:?}.", t.name),
+                    format!(
+                        "Retention column {c:?} is not a column of table {:?}.",
+                        t.name
+                    ),
                 ),
                 Some(m) if !types::is_temporal(&m.r#type) => d.error(
                     path.at("retention_column"),
@@ -600,7 +621,10 @@ fn foreign_keys(
                 d.error(
                     fp.at("columns").index(n),
                     "Unknown column",
-                    format!("Foreign key column {c:?} is not a column of table {:?}.", t.name),
+                    format!(
+                        "Foreign key column {c:?} is not a column of table {:?}.",
+                        t.name
+                    ),
                 );
             }
         }
@@ -825,7 +849,10 @@ fn rls(
             d.error(
                 pp.at("table"),
                 "Unknown table",
-                format!("Policy {:?} is on table {:?}, which this layer does not declare.", p.name, p.table),
+                format!(
+                    "Policy {:?} is on table {:?}, which this layer does not declare.",
+                    p.name, p.table
+                ),
             );
             continue;
         };
@@ -833,27 +860,50 @@ fn rls(
             d.error(
                 pp.at("name"),
                 "Duplicate policy",
-                format!("Table {:?} already has a policy named {:?} (presets included).", t.name, p.name),
+                format!(
+                    "Table {:?} already has a policy named {:?} (presets included).",
+                    t.name, p.name
+                ),
             );
         }
         if !COMMANDS.contains(&p.command.as_str()) {
             d.error(
                 pp.at("command"),
                 "Unknown policy command",
-                format!("{:?} is not a command; use one of {}.", p.command, COMMANDS.join(", ")),
+                format!(
+                    "{:?} is not a command; use one of {}.",
+                    p.command,
+                    COMMANDS.join(", ")
+                ),
             );
         }
         if p.command == "insert" && p.using.is_some() {
-            d.error(pp.at("using"), "USING on an INSERT policy", "An INSERT policy only has with_check; PostgreSQL refuses USING there.");
+            d.error(
+                pp.at("using"),
+                "USING on an INSERT policy",
+                "An INSERT policy only has with_check; PostgreSQL refuses USING there.",
+            );
         }
         if matches!(p.command.as_str(), "select" | "delete") && p.with_check.is_some() {
-            d.error(pp.at("with_check"), "WITH CHECK on a read or delete policy", "Only ALL, INSERT and UPDATE policies have with_check.");
+            d.error(
+                pp.at("with_check"),
+                "WITH CHECK on a read or delete policy",
+                "Only ALL, INSERT and UPDATE policies have with_check.",
+            );
         }
         if p.using.is_none() && p.with_check.is_none() {
-            d.error(pp.clone(), "Empty policy", format!("Policy {:?} has neither using nor with_check.", p.name));
+            d.error(
+                pp.clone(),
+                "Empty policy",
+                format!("Policy {:?} has neither using nor with_check.", p.name),
+            );
         }
         if p.roles.is_empty() {
-            d.error(pp.at("roles"), "No roles", format!("Policy {:?} applies to no role.", p.name));
+            d.error(
+                pp.at("roles"),
+                "No roles",
+                format!("Policy {:?} applies to no role.", p.name),
+            );
         }
         for (k, r) in p.roles.iter().enumerate() {
             names::pg_identifier(&pp.at("roles").index(k), r, d);
@@ -873,7 +923,11 @@ fn rls(
                     Some(e.sql)
                 }
                 Err(why) => {
-                    d.error(pp.at(attr), "Invalid policy expression", format!("Policy {:?}: {why}.", p.name));
+                    d.error(
+                        pp.at(attr),
+                        "Invalid policy expression",
+                        format!("Policy {:?}: {why}.", p.name),
+                    );
                     None
                 }
             }
@@ -929,11 +983,17 @@ fn grants(
                 d.error(
                     p.at("privileges").index(k),
                     "Unknown privilege",
-                    format!("{pr:?} is not a table privilege; use all or one of {}.", TABLE_PRIVILEGES.join(", ").to_lowercase()),
+                    format!(
+                        "{pr:?} is not a table privilege; use all or one of {}.",
+                        TABLE_PRIVILEGES.join(", ").to_lowercase()
+                    ),
                 );
             }
         }
-        let targets: Option<BTreeSet<&str>> = g.objects.as_ref().map(|o| o.iter().map(String::as_str).collect());
+        let targets: Option<BTreeSet<&str>> = g
+            .objects
+            .as_ref()
+            .map(|o| o.iter().map(String::as_str).collect());
         if let Some(objs) = &g.objects {
             for (k, o) in objs.iter().enumerate() {
                 if !tables.iter().any(|t| &t.name == o) && !views.iter().any(|v| &v.name == o) {
@@ -947,10 +1007,16 @@ fn grants(
         }
         let hit = |n: &str| targets.as_ref().is_none_or(|s| s.contains(n));
         for t in tables.iter_mut().filter(|t| hit(&t.name)) {
-            t.grants.entry(g.role.clone()).or_default().extend(privs.iter().cloned());
+            t.grants
+                .entry(g.role.clone())
+                .or_default()
+                .extend(privs.iter().cloned());
         }
         for v in views.iter_mut().filter(|v| hit(&v.name)) {
-            v.grants.entry(g.role.clone()).or_default().extend(privs.iter().cloned());
+            v.grants
+                .entry(g.role.clone())
+                .or_default()
+                .extend(privs.iter().cloned());
         }
     }
 }
