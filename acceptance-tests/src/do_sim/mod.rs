@@ -70,6 +70,7 @@
 //! [`DoSim::requests`] (method, path, operation, status of every request), snapshot accessors
 //! ([`DoSim::vpcs`], [`DoSim::clusters`], [`DoSim::firewalls`], …: API-shaped JSON, reading them does
 //! not advance state machines) and [`DoSim::leftovers`] (everything but the account's defaults).
+//! Without a server, [`check_request`] checks one method/path/body against the contract.
 
 mod catalog;
 mod contract;
@@ -514,6 +515,21 @@ impl DoSim {
     pub fn contract_operations(&self) -> usize {
         self.shared.contract.operation_count()
     }
+}
+
+/// Checks one request against the contract without a server: `method`, a concrete `path`
+/// (`/v2/kubernetes/clusters/<id>/node_pools`) and the JSON body. Returns the problems found
+/// (empty when the request is on contract).
+pub fn check_request(method: &str, path: &str, body: &Value) -> Result<Vec<String>, SimError> {
+    let c = contract::contract()?;
+    let method = method.to_ascii_uppercase();
+    let Some(m) = c.match_op(&method, path) else {
+        return Ok(vec![format!(
+            "{method} {path} is not an operation of the contract"
+        )]);
+    };
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    Ok(c.check_request(&m, Some("application/json"), &bytes))
 }
 
 /// Loads the contract and compiles every schema in it (request bodies, responses, parameters,
