@@ -3,4 +3,5 @@
 
 pub mod do_sim;
 pub mod docs;
+pub mod postgres;
 pub mod terraform;

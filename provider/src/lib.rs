@@ -2,4 +2,5 @@
 
 pub mod digitalocean;
 pub mod git;
+pub mod postgres;
 pub mod value;

@@ -493,7 +493,8 @@ fn register(
     retention_column: Option<&str>,
     text: &Option<String>,
 ) {
-    let retention_days = if kind == "table" && retention_column.is_some() {
+    // Kept on every table (purge skips those without a column) so the catalog gives it back.
+    let retention_days = if kind == "table" {
         m.retention_days
     } else {
         None

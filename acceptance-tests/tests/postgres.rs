@@ -1,0 +1,436 @@
+//! The postgres applier against a real, throwaway PostgreSQL 15 with the Supabase roles:
+//! the seed medallion applies, RLS holds the way PostgREST sees it, updates run in place,
+//! data loss is refused, a failed migration changes nothing and applies serialise.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ipai_acceptance_tests::postgres::TestPostgres;
+use ipai_codegen::spec::{BundleSpec, MedallionLayerSpec, source};
+use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan};
+use ipai_codegen::{Migration, Renderer};
+use ipai_provider::postgres::{Error, Postgres, introspect};
+use serde_json::json;
+use tokio_postgres::NoTls;
+
+fn bundle(name: &str) -> BundleSpec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../codegen/tests/inputs")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    source::parse(&text, source::Format::of(&path)).unwrap()
+}
+
+/// Applies the metadata schema and every layer of `bundle`, as the provider does.
+async fn apply_bundle(db: &mut Postgres, b: &BundleSpec, r: &Renderer) -> Vec<LayerModel> {
+    let wb = &b.workbench.name;
+    db.apply(
+        wb,
+        supabase::METADATA_RESOURCE,
+        &[supabase::metadata_migration(r).unwrap()],
+    )
+    .await
+    .unwrap();
+    let (models, d) = supabase::layer_models(&[&b.workbench], &b.medallion_layers);
+    assert!(!d.has_errors(), "{d:?}");
+    for m in &models {
+        let mig = supabase::migration(m, &plan::create(m), 0, r).unwrap();
+        let done = db.apply(wb, &m.resource_id(), &[mig]).await.unwrap();
+        assert_eq!(done.len(), 1);
+    }
+    models
+}
+
+/// A session the way PostgREST opens one: log in as `authenticator`, switch to `role` and set
+/// the JWT claims, all inside one transaction. Returns the rows of `query`, or the error.
+async fn as_role(
+    pg: &TestPostgres,
+    role: &str,
+    claims: serde_json::Value,
+    query: &str,
+) -> Result<Vec<tokio_postgres::Row>, String> {
+    let (mut client, conn) = tokio_postgres::connect(&pg.url_as("authenticator"), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(&format!("SET LOCAL ROLE {role}"))
+        .await
+        .unwrap();
+    tx.execute(
+        "SELECT set_config('request.jwt.claims', $1, true)",
+        &[&claims.to_string()],
+    )
+    .await
+    .unwrap();
+    tx.query(query, &[]).await.map_err(|e| {
+        e.as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or(e.to_string())
+    })
+}
+
+#[tokio::test]
+async fn seed_medallion_applies_and_rls_holds_as_postgrest_sees_it() {
+    let pg = TestPostgres::start().unwrap();
+    let r = Renderer::embedded().unwrap();
+    let mut db = Postgres::connect(&pg.url()).await.unwrap();
+    let scout = apply_bundle(&mut db, &bundle("seed.yaml"), &r).await;
+    let ledger = apply_bundle(&mut db, &bundle("tenant_ledger.yaml"), &r).await;
+
+    // Applying again changes nothing: every version is in the ledger.
+    for m in scout.iter().chain(&ledger) {
+        let mig = supabase::migration(m, &plan::create(m), 0, &r).unwrap();
+        assert!(
+            db.apply(&m.workbench, &m.resource_id(), &[mig])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(db.ledger(&m.resource_id()).await.unwrap().len(), 1);
+    }
+    // The catalog matches what the specs asked for: no drift right after apply.
+    for m in scout.iter().chain(&ledger) {
+        let seen = introspect(db.client(), &m.workbench, &m.schema, m.layer)
+            .await
+            .unwrap()
+            .unwrap();
+        let drift = plan::change(&seen, m).render(&r).unwrap();
+        assert!(drift.is_empty(), "{}: {drift:#?}", m.resource_id());
+    }
+
+    let tenant_a = "11111111-1111-1111-1111-111111111111";
+    let tenant_b = "22222222-2222-2222-2222-222222222222";
+    let owner = "33333333-3333-3333-3333-333333333333";
+    pg.psql(&format!(
+        "INSERT INTO finance.invoices (tenant_id, owner_id, total) VALUES \
+         ('{tenant_a}', '{owner}', 10), ('{tenant_a}', '{owner}', 20), ('{tenant_b}', '{owner}', 30); \
+         INSERT INTO scout.silver_validated_transactions (transaction_id, bronze_id, store_id, category, amount, txn_date) \
+         VALUES ('t1', gen_random_uuid(), 's1', 'snacks', 12.5, current_date)"
+    ))
+    .unwrap();
+    // The seed's rules hold: amount > 0, no future date, allowed category, unique id.
+    for bad in [
+        "('t2', gen_random_uuid(), 's1', 'snacks', 0, current_date)",
+        "('t2', gen_random_uuid(), 's1', 'snacks', 1, current_date + 1)",
+        "('t2', gen_random_uuid(), 's1', 'weapons', 1, current_date)",
+        "('t1', gen_random_uuid(), 's1', 'snacks', 1, current_date)",
+    ] {
+        let e = pg.psql(&format!(
+            "INSERT INTO scout.silver_validated_transactions (transaction_id, bronze_id, store_id, category, amount, txn_date) VALUES {bad}"
+        ));
+        assert!(e.is_err(), "{bad} was accepted");
+    }
+
+    let count = "SELECT count(*) FROM finance.invoices";
+    let n = |rows: Vec<tokio_postgres::Row>| rows[0].get::<_, i64>(0);
+    let a = json!({"role": "authenticated", "sub": owner, "org_id": tenant_a});
+    let b = json!({"role": "authenticated", "sub": owner, "org_id": tenant_b});
+    assert_eq!(
+        n(as_role(&pg, "authenticated", a.clone(), count)
+            .await
+            .unwrap()),
+        2
+    );
+    assert_eq!(n(as_role(&pg, "authenticated", b, count).await.unwrap()), 1);
+    assert_eq!(
+        n(as_role(
+            &pg,
+            "authenticated",
+            json!({"role": "authenticated"}),
+            count
+        )
+        .await
+        .unwrap()),
+        0,
+        "no tenant claim, no rows"
+    );
+    assert_eq!(
+        n(
+            as_role(&pg, "service_role", json!({"role": "service_role"}), count)
+                .await
+                .unwrap()
+        ),
+        3
+    );
+    // anon was granted nothing on the table, despite the default privileges that grant it
+    // every new table; the view it was granted reads the table as anon, so it fails too.
+    let e = as_role(&pg, "anon", json!({"role": "anon"}), count)
+        .await
+        .unwrap_err();
+    assert!(e.contains("permission denied"), "{e}");
+    let e = as_role(
+        &pg,
+        "anon",
+        json!({}),
+        "SELECT * FROM finance.open_invoices",
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("permission denied"), "{e}");
+    let e = as_role(
+        &pg,
+        "anon",
+        json!({}),
+        "SELECT * FROM scout.silver_validated_transactions",
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("permission denied"), "{e}");
+    // Through the security-invoker view, a tenant still sees only its rows.
+    let rows = as_role(
+        &pg,
+        "authenticated",
+        a.clone(),
+        "SELECT count(*) FROM finance.open_invoices",
+    )
+    .await
+    .unwrap();
+    assert_eq!(n(rows), 2);
+    // A tenant cannot write a row of another tenant.
+    let e = as_role(
+        &pg,
+        "authenticated",
+        a,
+        &format!("UPDATE finance.invoices SET tenant_id = '{tenant_b}' RETURNING id"),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("row-level security"), "{e}");
+    // The gold and platinum views read the silver rows through RLS.
+    let rows = as_role(
+        &pg,
+        "authenticated",
+        json!({"role": "authenticated"}),
+        "SELECT content FROM scout.platinum_transaction_embeddings",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].get::<_, String>(0).contains("snacks"));
+    // The metadata registry lists the layers' tables with their retention.
+    let reg = pg
+        .psql("SELECT table_name, retention_days FROM ip_workbench.tables WHERE table_name = 'bronze_transactions'")
+        .unwrap();
+    assert_eq!(reg.trim(), "bronze_transactions|90");
+}
+
+fn silver(extra_columns: serde_json::Value) -> MedallionLayerSpec {
+    let mut columns = json!([
+        {"name": "id", "type": "text", "nullable": false},
+        {"name": "amount", "type": "numeric(12,2)", "nullable": false},
+        {"name": "note", "type": "text"}
+    ]);
+    columns
+        .as_array_mut()
+        .unwrap()
+        .extend(extra_columns.as_array().unwrap().iter().cloned());
+    serde_json::from_value(json!({
+        "workbench": "wb",
+        "layer": "silver",
+        "schema": "sales",
+        "tables": [{"name": "orders", "columns": columns, "primary_key": ["id"],
+                    "checks": [{"name": "amount_positive", "expression": "amount > 0"}]}],
+        "views": [{"name": "big_orders", "query": "select id, amount from orders where amount > 100"}]
+    }))
+    .unwrap()
+}
+
+fn model(spec: &MedallionLayerSpec) -> LayerModel {
+    let (m, d) = supabase::layer_model(spec, &LayerContext::default());
+    m.unwrap_or_else(|| panic!("{d:?}"))
+}
+
+async fn setup_orders(pg: &TestPostgres, r: &Renderer) -> (Postgres, LayerModel) {
+    let mut db = Postgres::connect(&pg.url()).await.unwrap();
+    db.apply(
+        "wb",
+        supabase::METADATA_RESOURCE,
+        &[supabase::metadata_migration(r).unwrap()],
+    )
+    .await
+    .unwrap();
+    let m = model(&silver(json!([])));
+    let mig = supabase::migration(&m, &plan::create(&m), 0, r).unwrap();
+    db.apply("wb", &m.resource_id(), &[mig]).await.unwrap();
+    pg.psql("INSERT INTO sales.orders (id, amount) VALUES ('o1', 150), ('o2', 5)")
+        .unwrap();
+    (db, m)
+}
+
+#[tokio::test]
+async fn updates_run_in_place_and_data_loss_is_refused() {
+    let pg = TestPostgres::start().unwrap();
+    let r = Renderer::embedded().unwrap();
+    let (mut db, v0) = setup_orders(&pg, &r).await;
+
+    // A new column: one ADD COLUMN, the rows stay.
+    let v1 = model(&silver(
+        json!([{"name": "channel", "type": "text", "default": "'web'"}]),
+    ));
+    let change = supabase::plan_change(&v0, &v1, false).unwrap();
+    let mig = supabase::migration(&v1, &change, 1, &r).unwrap();
+    assert_eq!(change.steps.len(), 1, "{}", mig.sql);
+    db.apply("wb", &v1.resource_id(), &[mig]).await.unwrap();
+    assert_eq!(
+        pg.psql("SELECT id || ':' || channel FROM sales.orders ORDER BY id")
+            .unwrap(),
+        "o1:web\no2:web\n"
+    );
+    let seen = introspect(db.client(), "wb", "sales", v1.layer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        plan::change(&seen, &v1).is_empty(),
+        "drift after an in-place update"
+    );
+
+    // A hand change is drift: the planner puts the column back.
+    pg.psql("ALTER TABLE sales.orders DROP COLUMN channel")
+        .unwrap();
+    let seen = introspect(db.client(), "wb", "sales", v1.layer)
+        .await
+        .unwrap()
+        .unwrap();
+    let repair = plan::change(&seen, &v1).render(&r).unwrap();
+    assert_eq!(repair.len(), 1, "{repair:?}");
+    assert!(repair[0].contains("ADD COLUMN \"channel\""), "{repair:?}");
+
+    // Dropping a column or changing a type is refused without the flag, naming it.
+    let v2 = model(&silver(json!([])));
+    let mut v2b = v2.clone();
+    v2b.tables[0].columns.retain(|c| c.name != "note");
+    let d = supabase::plan_change(&v1, &v2b, false).unwrap_err();
+    assert!(
+        d.0[0].detail.contains("drop column sales.orders.note"),
+        "{d:?}"
+    );
+    assert!(
+        d.0[0].detail.contains("drop column sales.orders.channel"),
+        "{d:?}"
+    );
+    let change = supabase::plan_change(&seen, &v2b, true).unwrap();
+    let mig = supabase::migration(&v2b, &change, 2, &r).unwrap();
+    db.apply("wb", &v2b.resource_id(), &[mig]).await.unwrap();
+    let cols = pg
+        .psql("SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'sales' AND table_name = 'orders'")
+        .unwrap();
+    assert_eq!(cols.trim(), "id,amount");
+    assert_eq!(db.ledger(&v2b.resource_id()).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_failed_migration_leaves_the_database_as_it_was() {
+    let pg = TestPostgres::start().unwrap();
+    let r = Renderer::embedded().unwrap();
+    let (mut db, v0) = setup_orders(&pg, &r).await;
+    let before = pg.psql("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'sales'").unwrap();
+
+    // An index first, then a NOT NULL column without a default on a table holding rows:
+    // PostgreSQL refuses the column, and the index must not stay behind.
+    let mut spec = silver(json!([{"name": "region", "type": "text", "nullable": false}]));
+    spec.tables[0].indexes = vec![serde_json::from_value(json!({"columns": ["amount"]})).unwrap()];
+    let v1 = model(&spec);
+    let change = supabase::plan_change(&v0, &v1, false).unwrap();
+    let mig = supabase::migration(&v1, &change, 1, &r).unwrap();
+    assert!(mig.sql.contains("CREATE INDEX"));
+    let err = db.apply("wb", &v1.resource_id(), &[mig]).await.unwrap_err();
+    assert!(matches!(err, Error::Migration { .. }), "{err}");
+    assert!(err.to_string().contains("region"), "{err}");
+
+    let after = pg.psql("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'sales'").unwrap();
+    assert_eq!(before, after);
+    let seen = introspect(db.client(), "wb", "sales", v0.layer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(plan::change(&seen, &v0).is_empty(), "the catalog changed");
+    assert_eq!(db.ledger(&v0.resource_id()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn applies_serialise_on_the_workbench_lock() {
+    let pg = TestPostgres::start().unwrap();
+    let r = Renderer::embedded().unwrap();
+    let meta = supabase::metadata_migration(&r).unwrap();
+    let m = model(&silver(json!([])));
+    let create = supabase::migration(&m, &plan::create(&m), 0, &r).unwrap();
+    let migrations: Vec<Migration> = vec![create];
+
+    // Another apply of the same workbench holds the lock: ours waits for it.
+    let (mut holder, conn) = tokio_postgres::connect(&pg.url(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let tx = holder.transaction().await.unwrap();
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('ipai/wb', 0))",
+        &[],
+    )
+    .await
+    .unwrap();
+    let url = pg.url();
+    let meta2 = meta.clone();
+    let waiting = tokio::spawn(async move {
+        let mut db = Postgres::connect(&url).await.unwrap();
+        db.apply("wb", supabase::METADATA_RESOURCE, &[meta2])
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the apply did not wait for the lock"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(waiting.await.unwrap().len(), 1);
+
+    // Two applies at once: each migration runs exactly once.
+    let run = |url: String, migs: Vec<Migration>| async move {
+        let mut db = Postgres::connect(&url).await.unwrap();
+        db.apply("wb", "wb/sales/silver", &migs).await.unwrap()
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(run(pg.url(), migrations.clone())),
+        tokio::spawn(run(pg.url(), migrations.clone()))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
+    let db = Postgres::connect(&pg.url()).await.unwrap();
+    assert_eq!(db.ledger("wb/sales/silver").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dropping_tables_with_rows_needs_force_destroy() {
+    let pg = TestPostgres::start().unwrap();
+    let r = Renderer::embedded().unwrap();
+    let (mut db, v0) = setup_orders(&pg, &r).await;
+    let drop = supabase::migration(&v0, &plan::drop(&v0), 1, &r).unwrap();
+    let tables = vec!["orders".to_owned()];
+    let err = db
+        .drop_layer("wb", &v0.resource_id(), "sales", &tables, &drop, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotEmpty(ref t) if t == "sales.orders"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM sales.orders").unwrap().trim(),
+        "2"
+    );
+    db.drop_layer("wb", &v0.resource_id(), "sales", &tables, &drop, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT to_regclass('sales.orders') IS NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    assert!(
+        introspect(db.client(), "wb", "sales", v0.layer)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
