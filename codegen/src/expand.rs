@@ -24,6 +24,8 @@ pub fn expand_workbench(spec: &WorkbenchSpec, r: &Renderer) -> Result<Expansion>
     exp.merge(crate::kubernetes::workbench(spec, r)?);
     exp.merge(crate::supabase::workbench(spec, r)?);
     exp.merge(crate::digitalocean::workbench(spec)?);
+    exp.files
+        .insert(workbench_summary_path(&spec.name), workbench_summary(spec)?);
     Ok(exp)
 }
 
@@ -117,4 +119,30 @@ pub fn expand_medallion_layer(
     r: &Renderer,
 ) -> Result<Expansion> {
     crate::supabase::medallion(spec, ctx, r)
+}
+
+/// Path of a workbench's public summary, relative to the output directory.
+pub fn workbench_summary_path(name: &str) -> String {
+    format!("{name}/workbench.json")
+}
+
+/// `<workbench>/workbench.json`: the public summary the other resources read to check
+/// their `workbench` reference (name, domain, region, environment, namespaces), and the
+/// full spec, from which `terraform import` rebuilds the resource. Holds no secrets: the
+/// workbench spec has none.
+pub fn workbench_summary(spec: &WorkbenchSpec) -> Result<String> {
+    let summary = serde_json::json!({
+        "name": spec.name,
+        "domain": spec.domain,
+        "region": spec.region,
+        "environment": spec.environment,
+        "namespaces": crate::kubernetes::namespaces(spec),
+        "spec": spec,
+    });
+    let mut text = serde_json::to_string_pretty(&summary).map_err(|e| Error::Template {
+        name: "workbench.json".into(),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    Ok(text)
 }

@@ -1,0 +1,155 @@
+//! The provider configuration (`provider "ipai" { ... }`) and the [`Context`] it
+//! configures, which every resource gets.
+//!
+//! The schema is derived from [`ProviderConfig`] like a resource's from its spec: add a
+//! documented field (mark secrets `#[schemars(extend("x-sensitive" = true))]`) and build
+//! what it configures in [`Context::configure`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use ipai_codegen::{AttrPath, Diagnostics, Renderer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostics;
+use crate::files::FilesTarget;
+
+/// Configures where the workbench's generated files go and which templates render them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Directory the generated files (Kubernetes manifests, Supabase migrations, the
+    /// workbench summary) are written under, one sub-directory per workbench. Created on
+    /// the first apply; it must be writable.
+    pub output_dir: String,
+    /// Directory of templates overriding the embedded ones file by file, with the same
+    /// relative names (e.g. `kubernetes/namespace.yaml.hbs`).
+    #[serde(default)]
+    pub templates_dir: Option<String>,
+}
+
+/// What resources work with once the provider is configured.
+#[derive(Debug)]
+pub struct Context {
+    /// The configuration as given.
+    pub config: ProviderConfig,
+    /// The files target under `output_dir`.
+    pub files: Arc<FilesTarget>,
+    renderer: OnceLock<Result<Arc<Renderer>, String>>,
+}
+
+impl Context {
+    /// Checks the configuration and builds the context. Nothing is written: an
+    /// `output_dir` that cannot be created or written is reported on that attribute.
+    pub fn configure(config: ProviderConfig) -> Result<Self, Diagnostics> {
+        let mut d = Diagnostics::new();
+        let output_dir = PathBuf::from(&config.output_dir);
+        if let Err(why) = check_writable(&output_dir) {
+            d.error(
+                AttrPath::attr("output_dir"),
+                "Output directory is not writable",
+                format!(
+                    "The generated files cannot be written under {:?}: {why}. Choose a \
+                     directory this user can create files in.",
+                    config.output_dir
+                ),
+            );
+        }
+        if let Some(t) = &config.templates_dir
+            && !Path::new(t).is_dir()
+        {
+            d.error(
+                AttrPath::attr("templates_dir"),
+                "Templates directory not found",
+                format!("{t:?} is not a directory; it must hold the templates overriding the embedded ones."),
+            );
+        }
+        d.into_result(())?;
+        Ok(Self {
+            files: Arc::new(FilesTarget::new(output_dir)),
+            config,
+            renderer: OnceLock::new(),
+        })
+    }
+
+    /// The template renderer, built once per process on first use.
+    pub fn renderer(&self) -> Result<Arc<Renderer>, Diagnostics> {
+        self.renderer
+            .get_or_init(|| {
+                Renderer::new(self.config.templates_dir.as_deref().map(Path::new))
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|e| {
+                diagnostics::error(
+                    AttrPath::attr("templates_dir"),
+                    "Templates cannot be loaded",
+                    format!("Loading the templates failed: {e}."),
+                )
+            })
+    }
+}
+
+/// Whether files can be created under `dir`, judged on the nearest existing ancestor,
+/// without leaving anything behind.
+fn check_writable(dir: &Path) -> Result<(), String> {
+    if dir.as_os_str().is_empty() {
+        return Err("it is empty".into());
+    }
+    let mut probe = dir;
+    loop {
+        match std::fs::metadata(probe) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => return Err(format!("{} is not a directory", probe.display())),
+            Err(_) => match probe.parent() {
+                Some(p) if !p.as_os_str().is_empty() => probe = p,
+                _ => {
+                    probe = Path::new(".");
+                    break;
+                }
+            },
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(".ipai-probe")
+        .tempfile_in(probe)
+        .map(drop)
+        .map_err(|e| format!("creating a file in {} failed: {e}", probe.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> ProviderConfig {
+        ProviderConfig {
+            output_dir: dir.display().to_string(),
+            templates_dir: None,
+        }
+    }
+
+    #[test]
+    fn a_missing_output_dir_is_fine_and_not_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b");
+        Context::configure(config(&dir)).unwrap();
+        assert!(!dir.exists());
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_output_dir_under_a_file_is_reported_on_the_attribute() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let d = Context::configure(config(&file.join("out"))).unwrap_err();
+        assert_eq!(d.0[0].path, AttrPath::attr("output_dir"));
+        assert!(
+            d.0[0].detail.contains("not a directory"),
+            "{}",
+            d.0[0].detail
+        );
+    }
+}

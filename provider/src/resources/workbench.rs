@@ -1,0 +1,195 @@
+//! `ipai_workbench` on the files target: the expansion's files (namespaces, network
+//! policies, the `ip_workbench` SQL, `workbench.json`) under `<output_dir>/<name>/`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipai_codegen::expand::{expand_workbench, validate_workbench, workbench_summary_path};
+use ipai_codegen::spec::WorkbenchSpec;
+use ipai_codegen::{AttrPath, Diagnostics, Expansion, names};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Context;
+use crate::diagnostics;
+use crate::framework::Resource;
+use crate::resources::blocking;
+
+/// The `ipai_workbench` resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Workbench;
+
+/// What the provider computes for a workbench.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkbenchComputed {
+    /// The workbench's name.
+    pub id: String,
+    /// SHA-256 (hex) of every generated file, keyed by its path relative to `output_dir`.
+    /// A file edited or deleted by hand shows here as drift and is repaired by the next apply.
+    pub files: BTreeMap<String, String>,
+    /// Estimated monthly DigitalOcean cost of the workbench, in US dollars.
+    pub monthly_cost_estimate: f64,
+}
+
+fn expansion_error(e: ipai_codegen::Error) -> Diagnostics {
+    match e {
+        ipai_codegen::Error::Invalid(d) => d,
+        other => diagnostics::error(
+            AttrPath::root(),
+            "Workbench expansion failed",
+            format!("Generating the workbench's files failed: {other}."),
+        ),
+    }
+}
+
+fn expand(ctx: &Context, spec: &WorkbenchSpec) -> Result<Expansion, Diagnostics> {
+    let renderer = ctx.renderer()?;
+    expand_workbench(spec, &renderer).map_err(expansion_error)
+}
+
+fn computed(spec: &WorkbenchSpec, exp: &Expansion) -> WorkbenchComputed {
+    WorkbenchComputed {
+        id: spec.name.clone(),
+        files: exp.file_hashes(),
+        monthly_cost_estimate: exp.monthly_cost_cents as f64 / 100.0,
+    }
+}
+
+fn files_error(e: crate::files::FilesError) -> Diagnostics {
+    diagnostics::error(
+        AttrPath::root(),
+        "Writing the generated files failed",
+        format!("{e}. Files already written are complete; the next apply finishes the rest."),
+    )
+}
+
+#[async_trait::async_trait]
+impl Resource for Workbench {
+    type Spec = WorkbenchSpec;
+    type Computed = WorkbenchComputed;
+
+    const TYPE_NAME: &'static str = "ipai_workbench";
+    const REQUIRES_REPLACE: &'static [&'static str] = &["name"];
+
+    fn validate(&self, spec: &WorkbenchSpec) -> Diagnostics {
+        validate_workbench(spec)
+    }
+
+    async fn plan(
+        &self,
+        ctx: &Context,
+        spec: &WorkbenchSpec,
+        _prior: Option<&WorkbenchComputed>,
+    ) -> Result<WorkbenchComputed, Diagnostics> {
+        Ok(computed(spec, &expand(ctx, spec)?))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        spec: &WorkbenchSpec,
+        prior: Option<(&WorkbenchSpec, &WorkbenchComputed)>,
+    ) -> Result<WorkbenchComputed, Diagnostics> {
+        let exp = expand(ctx, spec)?;
+        let result = computed(spec, &exp);
+        let stale: BTreeSet<String> = prior
+            .filter(|(p, _)| p.name == spec.name)
+            .map(|(_, c)| c.files.keys().cloned().collect())
+            .unwrap_or_default();
+        let renderer = ctx.renderer()?;
+        let target = ctx.files.clone();
+        let name = spec.name.clone();
+        blocking(move || {
+            target.locked(&name, |t| {
+                t.sync(&exp.files, &stale)?;
+                t.refresh_aggregates(&name, &renderer)
+            })
+        })
+        .await
+        .map_err(files_error)?;
+        Ok(result)
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context,
+        _spec: &WorkbenchSpec,
+        state: &WorkbenchComputed,
+    ) -> Result<Option<WorkbenchComputed>, Diagnostics> {
+        let target = ctx.files.clone();
+        let paths: Vec<String> = state.files.keys().cloned().collect();
+        let files = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        Ok(Some(WorkbenchComputed {
+            files,
+            ..state.clone()
+        }))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &Context,
+        spec: &WorkbenchSpec,
+        state: &WorkbenchComputed,
+    ) -> Result<(), Diagnostics> {
+        let renderer = ctx.renderer()?;
+        let target = ctx.files.clone();
+        let name = spec.name.clone();
+        let owned: Vec<String> = state.files.keys().cloned().collect();
+        blocking(move || {
+            target.locked(&name, |t| {
+                t.remove(owned.iter().map(String::as_str))?;
+                t.refresh_aggregates(&name, &renderer)
+            })
+        })
+        .await
+        .map_err(files_error)
+    }
+
+    async fn import(
+        &self,
+        ctx: &Context,
+        id: &str,
+    ) -> Result<(WorkbenchSpec, WorkbenchComputed), Diagnostics> {
+        let mut d = Diagnostics::new();
+        if !names::dns1123_label(&AttrPath::root(), id, &mut d) {
+            return Err(d);
+        }
+        let summary_path = workbench_summary_path(id);
+        let target = ctx.files.clone();
+        let read_path = summary_path.clone();
+        let text = blocking(move || target.read(&read_path))
+            .await
+            .map_err(files_error)?
+            .ok_or_else(|| {
+                diagnostics::error(
+                    AttrPath::root(),
+                    "Workbench not found",
+                    format!(
+                        "There is no {summary_path} under the output directory {:?}, so there is \
+                         no workbench {id:?} to import. Check the name and the provider's output_dir.",
+                        ctx.config.output_dir
+                    ),
+                )
+            })?;
+        let spec = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| serde_json::from_value::<WorkbenchSpec>(v.get("spec")?.clone()).ok())
+            .ok_or_else(|| {
+                diagnostics::error(
+                    AttrPath::root(),
+                    "Unreadable workbench summary",
+                    format!("{summary_path} does not hold a workbench spec under \"spec\"; it was not written by this provider."),
+                )
+            })?;
+        let exp = expand(ctx, &spec)?;
+        let target = ctx.files.clone();
+        let paths: Vec<String> = exp.files.keys().cloned().collect();
+        let on_disk = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        Ok((
+            spec.clone(),
+            WorkbenchComputed {
+                files: on_disk,
+                ..computed(&spec, &exp)
+            },
+        ))
+    }
+}

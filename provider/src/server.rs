@@ -1,0 +1,815 @@
+//! The tfplugin6 `Provider` service: decodes Terraform's values, drives the
+//! [`Registry`]'s resources and encodes the answers. Every handler runs in its own task,
+//! so a panic becomes an error diagnostic and the plugin keeps serving.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use ipai_codegen::{AttrPath, Diagnostics};
+use tonic::{Request, Response, Status};
+
+use crate::config::{Context, ProviderConfig};
+use crate::diagnostics::{self, all_to_proto};
+use crate::framework::{DynResource, Registry, decode_at};
+use crate::proto::tfplugin6 as pb;
+use crate::schema::Derived;
+use crate::value::{self, Type, Value};
+
+/// The provider's gRPC service.
+#[derive(Debug, Clone)]
+pub struct ProviderService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    context: RwLock<Option<Arc<Context>>>,
+    provider_schema: OnceLock<Derived>,
+    schema_response: OnceLock<pb::get_provider_schema::Response>,
+}
+
+impl ProviderService {
+    /// A service serving the resources of `registry`; nothing is computed until asked.
+    pub fn new(registry: Registry) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                context: RwLock::new(None),
+                provider_schema: OnceLock::new(),
+                schema_response: OnceLock::new(),
+            }),
+        }
+    }
+}
+
+/// A response that can carry diagnostics, so failures (and panics) become diagnostics.
+trait Diagnosed: Default {
+    fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic>;
+
+    fn failed(d: &Diagnostics) -> Self {
+        let mut r = Self::default();
+        r.diagnostics_mut().extend(all_to_proto(d));
+        r
+    }
+}
+
+macro_rules! diagnosed {
+    ($($t:ty),* $(,)?) => {$(
+        impl Diagnosed for $t {
+            fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic> {
+                &mut self.diagnostics
+            }
+        }
+    )*};
+}
+
+diagnosed!(
+    pb::get_metadata::Response,
+    pb::get_provider_schema::Response,
+    pb::validate_provider_config::Response,
+    pb::configure_provider::Response,
+    pb::validate_resource_config::Response,
+    pb::validate_data_resource_config::Response,
+    pb::upgrade_resource_state::Response,
+    pb::read_resource::Response,
+    pb::plan_resource_change::Response,
+    pb::apply_resource_change::Response,
+    pb::import_resource_state::Response,
+    pb::get_resource_identity_schemas::Response,
+    pb::get_functions::Response,
+);
+
+/// Runs a handler in its own task; a panic becomes an error diagnostic.
+async fn guarded<T, F>(fut: F) -> Result<Response<T>, Status>
+where
+    T: Diagnosed + Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    match tokio::spawn(fut).await {
+        Ok(r) => Ok(Response::new(r)),
+        Err(e) => {
+            let why = if e.is_panic() {
+                panic_message(e.into_panic())
+            } else {
+                "the request was cancelled".to_owned()
+            };
+            Ok(Response::new(T::failed(&diagnostics::error(
+                AttrPath::root(),
+                "Internal provider error",
+                format!(
+                    "The provider failed while handling this request ({why}). This is a bug in \
+                     the provider; please report it. The provider is still running."
+                ),
+            ))))
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+fn decode(v: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
+    let Some(v) = v else {
+        return Ok(Value::Null);
+    };
+    let decoded = if !v.msgpack.is_empty() {
+        value::msgpack::decode(&v.msgpack, ty).map_err(|e| e.to_string())
+    } else if !v.json.is_empty() {
+        value::json::decode(&v.json, ty).map_err(|e| e.to_string())
+    } else {
+        Ok(Value::Null)
+    };
+    decoded.map_err(|e| {
+        diagnostics::error(
+            AttrPath::root(),
+            "Value does not match the schema",
+            format!("Terraform sent a value this provider cannot decode: {e}."),
+        )
+    })
+}
+
+fn encode(v: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnostics> {
+    value::msgpack::encode(v, ty)
+        .map(|msgpack| pb::DynamicValue {
+            msgpack,
+            json: Vec::new(),
+        })
+        .map_err(|e| {
+            diagnostics::error(
+                AttrPath::root(),
+                "Internal provider error",
+                format!(
+                    "Encoding a value for Terraform failed: {e}. This is a bug in the provider."
+                ),
+            )
+        })
+}
+
+impl Inner {
+    fn provider_schema(&self) -> &Derived {
+        self.provider_schema.get_or_init(|| {
+            let spec =
+                serde_json::to_value(schemars::schema_for!(ProviderConfig)).unwrap_or_default();
+            Derived::provider(
+                &spec,
+                "Generates the InsightPulseAI AI Workbench (Kubernetes manifests, Supabase SQL, \
+                 DigitalOcean objects) from four high-level resources.",
+            )
+            .unwrap_or_else(|e| panic!("provider configuration: {e}"))
+        })
+    }
+
+    fn resource(&self, type_name: &str) -> Result<Arc<dyn DynResource>, Diagnostics> {
+        self.registry.get(type_name).cloned().ok_or_else(|| {
+            diagnostics::error(
+                AttrPath::root(),
+                "Unknown resource type",
+                format!(
+                    "This provider has no resource type {type_name:?}; it serves {}.",
+                    self.registry
+                        .iter()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+    }
+
+    fn context(&self) -> Result<Arc<Context>, Diagnostics> {
+        self.context
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                diagnostics::error(
+                    AttrPath::root(),
+                    "Provider not configured",
+                    "Terraform did not configure the provider before using it.",
+                )
+            })
+    }
+
+    fn decode_config(
+        &self,
+        v: Option<&pb::DynamicValue>,
+    ) -> Result<Option<ProviderConfig>, Diagnostics> {
+        let s = self.provider_schema();
+        let value = decode(v, &s.ty)?;
+        if !value.is_fully_known() {
+            return Ok(None);
+        }
+        let json = s.block.spec_json(&value, &|_| true).unwrap_or_default();
+        decode_at(&s.block, json).map(Some)
+    }
+
+    fn schema_response(&self) -> pb::get_provider_schema::Response {
+        self.schema_response
+            .get_or_init(|| pb::get_provider_schema::Response {
+                provider: Some(self.provider_schema().proto.clone()),
+                resource_schemas: self
+                    .registry
+                    .iter()
+                    .map(|(n, r)| (n.to_owned(), r.schema().proto.clone()))
+                    .collect(),
+                server_capabilities: Some(capabilities()),
+                ..Default::default()
+            })
+            .clone()
+    }
+}
+
+fn capabilities() -> pb::ServerCapabilities {
+    pb::ServerCapabilities {
+        plan_destroy: false,
+        get_provider_schema_optional: true,
+        move_resource_state: false,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::provider_server::Provider for ProviderService {
+    async fn get_metadata(
+        &self,
+        _req: Request<pb::get_metadata::Request>,
+    ) -> Result<Response<pb::get_metadata::Response>, Status> {
+        let inner = self.inner.clone();
+        guarded(async move {
+            pb::get_metadata::Response {
+                server_capabilities: Some(capabilities()),
+                resources: inner
+                    .registry
+                    .iter()
+                    .map(|(n, _)| pb::get_metadata::ResourceMetadata {
+                        type_name: n.to_owned(),
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        })
+        .await
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _req: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        let inner = self.inner.clone();
+        guarded(async move { inner.schema_response() }).await
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _req: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn get_functions(
+        &self,
+        _req: Request<pb::get_functions::Request>,
+    ) -> Result<Response<pb::get_functions::Response>, Status> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        req: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            match inner.decode_config(req.config.as_ref()) {
+                Ok(_) => Default::default(),
+                Err(d) => Diagnosed::failed(&d),
+            }
+        })
+        .await
+    }
+
+    async fn configure_provider(
+        &self,
+        req: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let configured = inner.decode_config(req.config.as_ref()).and_then(|c| {
+                let c = c.ok_or_else(|| {
+                    diagnostics::error(
+                        AttrPath::root(),
+                        "Provider configuration is not known yet",
+                        "The provider's attributes depend on values known only after apply; \
+                         give them values known at plan time.",
+                    )
+                })?;
+                Context::configure(c)
+            });
+            match configured {
+                Ok(ctx) => {
+                    *inner.context.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(ctx));
+                    Default::default()
+                }
+                Err(d) => Diagnosed::failed(&d),
+            }
+        })
+        .await
+    }
+
+    async fn validate_resource_config(
+        &self,
+        req: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let run = || -> Result<Diagnostics, Diagnostics> {
+                let r = inner.resource(&req.type_name)?;
+                let config = decode(req.config.as_ref(), &r.schema().ty)?;
+                Ok(r.validate(&config))
+            };
+            let d = run().unwrap_or_else(|d| d);
+            Diagnosed::failed(&d)
+        })
+        .await
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        req: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let run = || -> Result<pb::upgrade_resource_state::Response, Diagnostics> {
+                let r = inner.resource(&req.type_name)?;
+                let raw = req.raw_state.unwrap_or_default();
+                if raw.json.is_empty() {
+                    return Err(diagnostics::error(
+                        AttrPath::root(),
+                        "Unsupported state format",
+                        "The stored state is in the legacy flatmap format, which this provider \
+                         never wrote; remove the resource from state and import it.",
+                    ));
+                }
+                let json: serde_json::Value = serde_json::from_slice(&raw.json).map_err(|e| {
+                    diagnostics::error(
+                        AttrPath::root(),
+                        "Unreadable stored state",
+                        format!("The stored state is not valid JSON: {e}."),
+                    )
+                })?;
+                let upgraded = r.upgrade(req.version, json)?;
+                Ok(pb::upgrade_resource_state::Response {
+                    upgraded_state: Some(encode(&upgraded, &r.schema().ty)?),
+                    diagnostics: Vec::new(),
+                })
+            };
+            run().unwrap_or_else(|d| Diagnosed::failed(&d))
+        })
+        .await
+    }
+
+    async fn read_resource(
+        &self,
+        req: Request<pb::read_resource::Request>,
+    ) -> Result<Response<pb::read_resource::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let run = async {
+                let r = inner.resource(&req.type_name)?;
+                let ctx = inner.context()?;
+                let ty = &r.schema().ty;
+                let current = decode(req.current_state.as_ref(), ty)?;
+                let fresh = r.read(&ctx, &current).await?;
+                Ok::<_, Diagnostics>(pb::read_resource::Response {
+                    new_state: Some(encode(&fresh, ty)?),
+                    private: req.private.clone(),
+                    ..Default::default()
+                })
+            };
+            match run.await {
+                Ok(r) => r,
+                Err(d) => pb::read_resource::Response {
+                    // Keep what Terraform had, so a failed refresh loses nothing.
+                    new_state: req.current_state.clone(),
+                    private: req.private.clone(),
+                    ..Diagnosed::failed(&d)
+                },
+            }
+        })
+        .await
+    }
+
+    async fn plan_resource_change(
+        &self,
+        req: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let run = async {
+                let r = inner.resource(&req.type_name)?;
+                let ty = &r.schema().ty;
+                let proposed = decode(req.proposed_new_state.as_ref(), ty)?;
+                if matches!(proposed, Value::Null) {
+                    return Ok(pb::plan_resource_change::Response {
+                        planned_state: req.proposed_new_state.clone(),
+                        planned_private: req.prior_private.clone(),
+                        ..Default::default()
+                    });
+                }
+                let ctx = inner.context()?;
+                let prior = decode(req.prior_state.as_ref(), ty)?;
+                let config = decode(req.config.as_ref(), ty)?;
+                let planned = r.plan(&ctx, &prior, &config).await?;
+                Ok::<_, Diagnostics>(pb::plan_resource_change::Response {
+                    planned_state: Some(encode(&planned.state, ty)?),
+                    requires_replace: planned
+                        .requires_replace
+                        .iter()
+                        .map(diagnostics::path_to_proto)
+                        .collect(),
+                    planned_private: req.prior_private.clone(),
+                    ..Default::default()
+                })
+            };
+            run.await.unwrap_or_else(|d| Diagnosed::failed(&d))
+        })
+        .await
+    }
+
+    async fn apply_resource_change(
+        &self,
+        req: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let run = async {
+                let r = inner.resource(&req.type_name)?;
+                let ctx = inner.context()?;
+                let ty = &r.schema().ty;
+                let prior = decode(req.prior_state.as_ref(), ty)?;
+                let planned = decode(req.planned_state.as_ref(), ty)?;
+                let new_state = r.apply(&ctx, &prior, &planned).await?;
+                Ok::<_, Diagnostics>(pb::apply_resource_change::Response {
+                    new_state: Some(encode(&new_state, ty)?),
+                    private: req.planned_private.clone(),
+                    ..Default::default()
+                })
+            };
+            match run.await {
+                Ok(r) => r,
+                Err(d) => pb::apply_resource_change::Response {
+                    // A failed change leaves the prior state (null for a failed create).
+                    new_state: req.prior_state.clone(),
+                    private: req.planned_private.clone(),
+                    ..Diagnosed::failed(&d)
+                },
+            }
+        })
+        .await
+    }
+
+    async fn import_resource_state(
+        &self,
+        req: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let run = async {
+                let r = inner.resource(&req.type_name)?;
+                let ctx = inner.context()?;
+                let state = r.import(&ctx, &req.id).await?;
+                Ok::<_, Diagnostics>(pb::import_resource_state::Response {
+                    imported_resources: vec![pb::import_resource_state::ImportedResource {
+                        type_name: req.type_name.clone(),
+                        state: Some(encode(&state, &r.schema().ty)?),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+            };
+            run.await.unwrap_or_else(|d| Diagnosed::failed(&d))
+        })
+        .await
+    }
+
+    async fn stop_provider(
+        &self,
+        _req: Request<pb::stop_provider::Request>,
+    ) -> Result<Response<pb::stop_provider::Response>, Status> {
+        // Every operation is short; there is nothing long-running to cancel.
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::{Resource, register};
+    use pb::provider_server::Provider;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    /// A resource whose plan panics when asked to.
+    struct Boom;
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct BoomSpec {
+        /// Panic in plan.
+        panic: bool,
+    }
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct BoomComputed {
+        /// Always "boom".
+        id: String,
+    }
+
+    #[async_trait::async_trait]
+    impl Resource for Boom {
+        type Spec = BoomSpec;
+        type Computed = BoomComputed;
+        const TYPE_NAME: &'static str = "ipai_boom";
+
+        fn validate(&self, _spec: &BoomSpec) -> Diagnostics {
+            Diagnostics::new()
+        }
+        async fn plan(
+            &self,
+            _ctx: &Context,
+            spec: &BoomSpec,
+            _prior: Option<&BoomComputed>,
+        ) -> Result<BoomComputed, Diagnostics> {
+            assert!(!spec.panic, "asked to panic");
+            Ok(BoomComputed { id: "boom".into() })
+        }
+        async fn apply(
+            &self,
+            _ctx: &Context,
+            _spec: &BoomSpec,
+            _prior: Option<(&BoomSpec, &BoomComputed)>,
+        ) -> Result<BoomComputed, Diagnostics> {
+            Ok(BoomComputed { id: "boom".into() })
+        }
+        async fn read(
+            &self,
+            _ctx: &Context,
+            _spec: &BoomSpec,
+            state: &BoomComputed,
+        ) -> Result<Option<BoomComputed>, Diagnostics> {
+            Ok(Some(BoomComputed {
+                id: state.id.clone(),
+            }))
+        }
+        async fn delete(
+            &self,
+            _ctx: &Context,
+            _spec: &BoomSpec,
+            _state: &BoomComputed,
+        ) -> Result<(), Diagnostics> {
+            Ok(())
+        }
+        async fn import(
+            &self,
+            _ctx: &Context,
+            _id: &str,
+        ) -> Result<(BoomSpec, BoomComputed), Diagnostics> {
+            Err(diagnostics::error(
+                AttrPath::root(),
+                "No import",
+                "Not supported.",
+            ))
+        }
+    }
+
+    fn service() -> ProviderService {
+        ProviderService::new(Registry::of(vec![
+            register(Boom),
+            register(crate::resources::workbench::Workbench),
+        ]))
+    }
+
+    fn dynamic(json: serde_json::Value, ty: &Type) -> Option<pb::DynamicValue> {
+        let v = Value::from_json(&json, ty).unwrap();
+        Some(encode(&v, ty).unwrap())
+    }
+
+    async fn configure(svc: &ProviderService, dir: &std::path::Path) -> Vec<pb::Diagnostic> {
+        let ty = svc.inner.provider_schema().ty.clone();
+        svc.configure_provider(Request::new(pb::configure_provider::Request {
+            config: dynamic(
+                serde_json::json!({"output_dir": dir.display().to_string()}),
+                &ty,
+            ),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .diagnostics
+    }
+
+    async fn plan(
+        svc: &ProviderService,
+        type_name: &str,
+        prior: serde_json::Value,
+        config: serde_json::Value,
+    ) -> pb::plan_resource_change::Response {
+        let ty = svc.inner.resource(type_name).unwrap().schema().ty.clone();
+        svc.plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            type_name: type_name.into(),
+            prior_state: dynamic(prior, &ty),
+            proposed_new_state: dynamic(config.clone(), &ty),
+            config: dynamic(config, &ty),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_diagnostic_and_serving_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service();
+        assert!(configure(&svc, dir.path()).await.is_empty());
+        let r = plan(
+            &svc,
+            "ipai_boom",
+            serde_json::Value::Null,
+            serde_json::json!({"panic": true}),
+        )
+        .await;
+        assert_eq!(r.diagnostics.len(), 1);
+        assert_eq!(
+            r.diagnostics[0].severity,
+            pb::diagnostic::Severity::Error as i32
+        );
+        assert!(
+            r.diagnostics[0].detail.contains("asked to panic"),
+            "{}",
+            r.diagnostics[0].detail
+        );
+        let r = plan(
+            &svc,
+            "ipai_boom",
+            serde_json::Value::Null,
+            serde_json::json!({"panic": false}),
+        )
+        .await;
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        assert!(r.planned_state.is_some());
+    }
+
+    #[tokio::test]
+    async fn plan_fills_defaults_and_propagates_unknowns() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service();
+        configure(&svc, dir.path()).await;
+        let ty = svc
+            .inner
+            .resource("ipai_workbench")
+            .unwrap()
+            .schema()
+            .ty
+            .clone();
+        // name unknown: everything computed is unknown, defaults are still filled in.
+        let mut config = Value::from_json(&serde_json::json!({}), &ty).unwrap();
+        if let Value::Object(m) = &mut config {
+            m.insert("name".into(), Value::Unknown);
+        }
+        let dv = encode(&config, &ty).unwrap();
+        let r = svc
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "ipai_workbench".into(),
+                proposed_new_state: Some(dv.clone()),
+                config: Some(dv),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        let planned = value::msgpack::decode(&r.planned_state.unwrap().msgpack, &ty).unwrap();
+        assert_eq!(planned.get_attr("files"), Some(&Value::Unknown));
+        assert_eq!(planned.get_attr("id"), Some(&Value::Unknown));
+        assert_eq!(
+            planned.get_attr("region"),
+            Some(&Value::String("sgp1".into()))
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "planning wrote nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_names_are_diagnostics_on_the_attribute_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service();
+        configure(&svc, dir.path()).await;
+        let r = plan(
+            &svc,
+            "ipai_workbench",
+            serde_json::Value::Null,
+            serde_json::json!({"name": "x".repeat(64)}),
+        )
+        .await;
+        assert_eq!(r.diagnostics.len(), 1);
+        let path = diagnostics::path_from_proto(r.diagnostics[0].attribute.as_ref().unwrap());
+        assert_eq!(path, AttrPath::attr("name"));
+        assert!(r.planned_state.is_none());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn renaming_a_workbench_requires_replacement() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service();
+        configure(&svc, dir.path()).await;
+        let first = plan(
+            &svc,
+            "ipai_workbench",
+            serde_json::Value::Null,
+            serde_json::json!({"name": "a"}),
+        )
+        .await;
+        let ty = svc
+            .inner
+            .resource("ipai_workbench")
+            .unwrap()
+            .schema()
+            .ty
+            .clone();
+        let prior = value::msgpack::decode(&first.planned_state.unwrap().msgpack, &ty).unwrap();
+        let r = plan(
+            &svc,
+            "ipai_workbench",
+            prior.to_json().unwrap(),
+            serde_json::json!({"name": "b"}),
+        )
+        .await;
+        let paths: Vec<_> = r
+            .requires_replace
+            .iter()
+            .map(diagnostics::path_from_proto)
+            .collect();
+        assert_eq!(paths, vec![AttrPath::attr("name")]);
+        let same = plan(
+            &svc,
+            "ipai_workbench",
+            prior.to_json().unwrap(),
+            serde_json::json!({"name": "a", "domain": "example.org"}),
+        )
+        .await;
+        assert!(same.requires_replace.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_output_dir_is_reported_on_output_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let d = configure(&service(), &file.join("out")).await;
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            diagnostics::path_from_proto(d[0].attribute.as_ref().unwrap()),
+            AttrPath::attr("output_dir")
+        );
+    }
+
+    #[tokio::test]
+    async fn schema_is_served_with_optional_fetch() {
+        let r = service()
+            .get_provider_schema(Request::new(pb::get_provider_schema::Request {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.server_capabilities.unwrap().get_provider_schema_optional);
+        let provider = r.provider.unwrap().block.unwrap();
+        let out = provider
+            .attributes
+            .iter()
+            .find(|a| a.name == "output_dir")
+            .unwrap();
+        assert!(out.required && !out.computed);
+        let wb = r.resource_schemas["ipai_workbench"].block.clone().unwrap();
+        let files = wb.attributes.iter().find(|a| a.name == "files").unwrap();
+        assert!(files.computed && !files.optional && !files.required);
+        assert_eq!(files.r#type, br#"["map","string"]"#);
+    }
+}
