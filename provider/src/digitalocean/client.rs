@@ -166,6 +166,14 @@ impl Client {
         self.call(Method::GET, path, None, Repeat::Safe).await
     }
 
+    /// `GET path` of a non-JSON document (a kubeconfig), as text.
+    pub async fn get_text(&self, path: &str) -> Result<String, ApiError> {
+        match self.call(Method::GET, path, None, Repeat::Safe).await? {
+            Value::String(s) => Ok(s),
+            other => Ok(other.to_string()),
+        }
+    }
+
     /// `GET path`, `None` on 404.
     pub async fn get_opt(&self, path: &str) -> Result<Option<Value>, ApiError> {
         match self.get(path).await {
@@ -298,6 +306,13 @@ impl Client {
                     if status.is_success() {
                         if text.trim().is_empty() {
                             return Ok(Value::Null);
+                        }
+                        let is_json = headers
+                            .get(reqwest::header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .is_none_or(|ct| ct.contains("json"));
+                        if !is_json {
+                            return Ok(Value::String(text));
                         }
                         return serde_json::from_str(&text).map_err(|e| {
                             self.error(

@@ -4,3 +4,6 @@
 pub mod client;
 
 pub use client::{ApiError, Client, ClientConfig, Token};
+pub mod apply;
+
+pub use apply::{Applier, ApplyError, DoState, PlanCheck, Timeouts, summaries};
