@@ -62,6 +62,10 @@ pub struct Recorded {
     pub kind: DoKind,
     /// DigitalOcean's id (the name for the registry).
     pub id: String,
+    /// The id of what it lives in (cluster of a pool, check of an alert, domain of a
+    /// record), so it can be deleted even when it is no longer in the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// What the provider keeps in (private) state about the DigitalOcean side.
@@ -473,6 +477,24 @@ impl Applier {
         })
     }
 
+    /// What to remember about an object with this id.
+    async fn record(&self, obj: &DoObject, id: &str, state: &DoState) -> Result<Recorded> {
+        let parent = match obj.kind {
+            DoKind::NodePool => self.cluster_id(obj, state).await?,
+            DoKind::UptimeAlert => obj
+                .depends_on
+                .first()
+                .and_then(|c| self.parent_id(state, c)),
+            DoKind::DomainRecord => obj.spec["domain"].as_str().map(str::to_owned),
+            _ => None,
+        };
+        Ok(Recorded {
+            kind: obj.kind,
+            id: id.to_owned(),
+            parent,
+        })
+    }
+
     /// The cluster a pool belongs to: from state, else found by name.
     async fn cluster_id(&self, obj: &DoObject, state: &DoState) -> Result<Option<String>> {
         let cname = obj.spec["cluster"].as_str().unwrap_or_default().to_owned();
@@ -570,28 +592,23 @@ impl Applier {
     pub async fn apply(&self, desired: &[DoObject], state: &mut DoState) -> Result<()> {
         for obj in desired {
             let live = self.locate(obj, state).await?;
-            let live = match live {
+            let (live, limit) = match live {
                 Some(l) => {
                     let id = id_of(&l).unwrap_or_default();
-                    state.objects.insert(
-                        obj.name.clone(),
-                        Recorded {
-                            kind: obj.kind,
-                            id: id.clone(),
-                        },
-                    );
+                    let rec = self.record(obj, &id, state).await?;
+                    state.objects.insert(obj.name.clone(), rec);
                     if view(obj, Some(&l)) != view(obj, None) {
                         tracing::info!(object = %obj.name, "updating in place");
                         self.update(obj, &id, &l, state).await?;
                     }
-                    l
+                    (l, self.timeouts.update)
                 }
                 None => {
                     tracing::info!(object = %obj.name, "creating");
-                    self.create(obj, state).await?
+                    (self.create(obj, state).await?, self.timeouts.create)
                 }
             };
-            self.wait_ready(obj, &live, state).await?;
+            self.wait_ready(obj, &live, state, limit).await?;
         }
         self.assign_to_project(desired, state).await?;
         // Objects recorded earlier but no longer desired (a removed pool or subdomain).
@@ -756,9 +773,8 @@ impl Applier {
                     item.to_string(),
                 )
             })?;
-            state
-                .objects
-                .insert(obj.name.clone(), Recorded { kind: obj.kind, id });
+            let rec = self.record(obj, &id, state).await?;
+            state.objects.insert(obj.name.clone(), rec);
             return Ok(item);
         }
     }
@@ -872,7 +888,13 @@ impl Applier {
     }
 
     /// Waits for a cluster to run and for pools to have their nodes running.
-    async fn wait_ready(&self, obj: &DoObject, live: &Value, state: &DoState) -> Result<()> {
+    async fn wait_ready(
+        &self,
+        obj: &DoObject,
+        live: &Value,
+        state: &DoState,
+        limit: Duration,
+    ) -> Result<()> {
         if !matches!(obj.kind, DoKind::KubernetesCluster | DoKind::NodePool) {
             return Ok(());
         }
@@ -880,7 +902,6 @@ impl Applier {
             return Ok(());
         };
         let started = Instant::now();
-        let limit = self.timeouts.create.max(self.timeouts.update);
         let mut current = live.clone();
         loop {
             let (ready, what) = readiness(obj, &current);
@@ -949,6 +970,16 @@ impl Applier {
         if let Some(d) = &state.created_domain {
             urns.push(format!("do:domain:{d}"));
         }
+        let path = format!("/v2/projects/{pid}/resources");
+        let present: BTreeSet<String> = self
+            .client
+            .list(&path, "resources")
+            .await
+            .map_err(|e| ApplyError::api(&project.name, e))?
+            .iter()
+            .filter_map(|r| r["urn"].as_str().map(str::to_owned))
+            .collect();
+        urns.retain(|u| !present.contains(u));
         if urns.is_empty() {
             return Ok(());
         }
@@ -978,7 +1009,7 @@ impl Applier {
                     if let Some(id) = id_of(&live) {
                         state
                             .objects
-                            .insert(obj.name.clone(), Recorded { kind: obj.kind, id });
+                            .insert(obj.name.clone(), self.record(obj, &id, state).await?);
                     }
                     view(obj, Some(&live)).to_string()
                 }
@@ -1047,30 +1078,32 @@ impl Applier {
         desired: &[DoObject],
         state: &mut DoState,
     ) -> Result<()> {
-        let stub = desired
-            .iter()
-            .find(|o| o.name == name)
-            .cloned()
-            .unwrap_or_else(|| DoObject {
-                kind: rec.kind,
-                name: name.to_owned(),
-                depends_on: Vec::new(),
-                spec: json!({ "name": name }),
-            });
-        let url = match rec.kind {
-            // Children of a parent that is not known any more: gone with the parent or
-            // unreachable; the cluster or check delete took them.
-            DoKind::NodePool | DoKind::UptimeAlert | DoKind::DomainRecord
-                if stub.spec.get("cluster").is_none()
-                    && stub.depends_on.is_empty()
-                    && stub.spec.get("domain").is_none() =>
-            {
-                None
+        let url = match (rec.kind, &rec.parent) {
+            (DoKind::NodePool, Some(c)) => {
+                Some(format!("/v2/kubernetes/clusters/{c}/node_pools/{}", rec.id))
             }
-            _ => self.url(&stub, &rec.id, state).await?,
+            (DoKind::UptimeAlert, Some(c)) => {
+                Some(format!("/v2/uptime/checks/{c}/alerts/{}", rec.id))
+            }
+            (DoKind::DomainRecord, Some(d)) => Some(format!("/v2/domains/{d}/records/{}", rec.id)),
+            // A child whose parent is unknown went with its parent.
+            (DoKind::NodePool | DoKind::UptimeAlert | DoKind::DomainRecord, None) => None,
+            _ => {
+                let stub = desired
+                    .iter()
+                    .find(|o| o.name == name)
+                    .cloned()
+                    .unwrap_or_else(|| DoObject {
+                        kind: rec.kind,
+                        name: name.to_owned(),
+                        depends_on: Vec::new(),
+                        spec: json!({ "name": name }),
+                    });
+                self.url(&stub, &rec.id, state).await?
+            }
         };
-        if url.is_some() {
-            self.delete_object(&stub, &rec.id, state).await?;
+        if let Some(url) = url {
+            self.delete_at(name, rec.kind, &url).await?;
         }
         state.objects.remove(name);
         Ok(())
@@ -1080,7 +1113,12 @@ impl Applier {
         let Some(url) = self.url(obj, id, state).await? else {
             return Ok(());
         };
-        let delete_url = match obj.kind {
+        self.delete_at(&obj.name, obj.kind, &url).await
+    }
+
+    async fn delete_at(&self, name: &str, kind: DoKind, url: &str) -> Result<()> {
+        let url = url.to_owned();
+        let delete_url = match kind {
             // Also removes the load balancers and volumes the cluster's workloads created.
             DoKind::KubernetesCluster => {
                 format!("{url}/destroy_with_associated_resources/dangerous")
@@ -1088,7 +1126,7 @@ impl Applier {
             _ => url.clone(),
         };
         let started = Instant::now();
-        tracing::info!(object = %obj.name, "deleting");
+        tracing::info!(object = %name, "deleting");
         loop {
             match self.client.delete(&delete_url).await {
                 Ok(()) => break,
@@ -1098,14 +1136,14 @@ impl Applier {
                     if matches!(e.status, Some(403 | 409 | 412 | 422))
                         && started.elapsed() < self.timeouts.delete =>
                 {
-                    tracing::info!(object = %obj.name, error = %e, "not deletable yet; waiting");
+                    tracing::info!(object = %name, error = %e, "not deletable yet; waiting");
                     tokio::time::sleep(self.poll_interval).await;
                 }
-                Err(e) => return Err(ApplyError::api(&obj.name, e)),
+                Err(e) => return Err(ApplyError::api(name, e)),
             }
         }
         // Deletion is asynchronous for clusters: wait until the object reads 404.
-        if obj.kind != DoKind::Registry {
+        if kind != DoKind::Registry {
             loop {
                 match self.client.get_opt(&url).await {
                     Ok(None) => break,
@@ -1114,16 +1152,16 @@ impl Applier {
                     }
                     Ok(Some(_)) => {
                         return Err(ApplyError::new(
-                            &obj.name,
+                            name,
                             "Timed out waiting for deletion",
                             format!(
                                 "The {} still exists after {:?}; run destroy again or raise timeouts.",
-                                kind_name(obj.kind),
+                                kind_name(kind),
                                 started.elapsed()
                             ),
                         ));
                     }
-                    Err(e) => return Err(ApplyError::api(&obj.name, e)),
+                    Err(e) => return Err(ApplyError::api(name, e)),
                 }
             }
         }
@@ -1138,6 +1176,7 @@ impl Applier {
         let api = |e| ApplyError::api("plan check", e);
         let mut d = Diagnostics::new();
         let mut prices = PriceTable::builtin();
+        let mut region_known = false;
         if let Some((region, path)) = &check.region {
             let regions = self
                 .client
@@ -1147,6 +1186,7 @@ impl Applier {
             let known = regions
                 .iter()
                 .any(|r| r["slug"] == region.as_str() && r["available"] != false);
+            region_known = known;
             if !known {
                 let mut slugs: Vec<&str> = regions
                     .iter()
@@ -1181,6 +1221,7 @@ impl Applier {
                     continue;
                 };
                 if let Some((region, _)) = &check.region
+                    && region_known
                     && let Some(regions) = s["regions"].as_array()
                     && !regions.iter().any(|r| r == region.as_str())
                 {
