@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
@@ -82,12 +82,12 @@ pub fn self_signed_cert() -> Result<ServerCert> {
     dn.push(DnType::OrganizationName, "HashiCorp");
     dn.push(DnType::CommonName, "localhost");
     params.distinguished_name = dn;
-    // The certificate is its own root in the client's pool, so it must be a CA.
-    params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // The client trusts exactly this certificate (it is its own root): an end-entity
+    // certificate, which Go's verifier and rustls/webpki both accept that way.
+    params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyCertSign,
     ];
     params.extended_key_usages = vec![
         ExtendedKeyUsagePurpose::ServerAuth,
@@ -127,7 +127,7 @@ pub fn reattach_value(addr: SocketAddr, pid: u32) -> String {
 /// go-plugin's controller: Terraform calls Shutdown instead of killing the process.
 #[derive(Debug, Clone)]
 struct Controller {
-    shutdown: Arc<Notify>,
+    shutdown: Arc<watch::Sender<bool>>,
     honour: bool,
 }
 
@@ -138,7 +138,7 @@ impl plugin::grpc_controller_server::GrpcController for Controller {
         _req: Request<plugin::Empty>,
     ) -> Result<Response<plugin::Empty>, Status> {
         if self.honour {
-            self.shutdown.notify_one();
+            self.shutdown.send_replace(true);
         }
         Ok(Response::new(plugin::Empty {}))
     }
@@ -205,7 +205,7 @@ where
         _ => None,
     };
 
-    let shutdown = Arc::new(Notify::new());
+    let shutdown = Arc::new(watch::Sender::new(false));
     let controller = Controller {
         shutdown: shutdown.clone(),
         honour: mode != Mode::Debug,
@@ -225,13 +225,15 @@ where
     announce(mode, addr, cert.as_ref())?;
 
     let signal = {
-        let shutdown = shutdown.clone();
+        let mut requested = shutdown.subscribe();
         async move {
             match mode {
                 Mode::Debug => {
                     let _ = tokio::signal::ctrl_c().await;
                 }
-                Mode::Managed { .. } => shutdown.notified().await,
+                Mode::Managed { .. } => {
+                    let _ = requested.wait_for(|r| *r).await;
+                }
             }
         }
     };
@@ -239,8 +241,12 @@ where
     tokio::pin!(served);
     tokio::select! {
         r = &mut served => r?,
-        // Graceful shutdown waits for Terraform to hang up; do not linger if it does not.
-        () = async { shutdown.notified().await; tokio::time::sleep(Duration::from_millis(500)).await } => {}
+        // Terraform waits for the process to exit before it hangs up: give the Shutdown
+        // response a moment to leave, then go, instead of waiting on the connection.
+        () = async {
+            let _ = shutdown.subscribe().wait_for(|r| *r).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        } => {}
     }
     Ok(())
 }
@@ -292,12 +298,11 @@ mod tests {
     }
 
     #[test]
-    fn certificate_is_a_ca_for_localhost() {
+    fn certificate_names_localhost() {
         let cert = self_signed_cert().unwrap();
-        // DER of the SAN dNSName "localhost" ([2] IMPLICIT IA5String) and of basicConstraints cA=TRUE.
+        // DER of the SAN dNSName "localhost" ([2] IMPLICIT IA5String).
         let san = [&[0x82u8, 9][..], b"localhost"].concat();
         assert!(cert.der.windows(san.len()).any(|w| w == san.as_slice()));
-        assert!(cert.der.windows(3).any(|w| w == [0x01, 0x01, 0xff]));
         assert!(cert.key_pem.contains("PRIVATE KEY"));
     }
 

@@ -313,7 +313,10 @@ impl pb::provider_server::Provider for ProviderService {
             });
             match configured {
                 Ok(ctx) => {
-                    *inner.context.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(ctx));
+                    let ctx = Arc::new(ctx);
+                    *inner.context.write().unwrap_or_else(|p| p.into_inner()) = Some(ctx.clone());
+                    // Parse the templates while Terraform reads state, before the first plan needs them.
+                    tokio::task::spawn_blocking(move || ctx.renderer().map(drop));
                     Default::default()
                 }
                 Err(d) => Diagnosed::failed(&d),
