@@ -9,34 +9,53 @@
 //! is missing from the result.
 //!
 //! Adding an aggregate: append an [`Aggregate`] to `AGGREGATES` (before the ones that
-//! read its output; the top `kustomization.yaml` comes last).
+//! read its output; the top `kustomization.yaml` comes last). The LiteLLM gateway is one:
+//! it is recomputed from the route fragments under `kubernetes/litellm/routes/`.
 
 use std::collections::BTreeMap;
 
 use crate::{Renderer, Result};
 
-/// Builds one aggregate from the workbench's files; `None` means the file must not exist.
-type Build = fn(&str, &BTreeMap<String, String>, &Renderer) -> Result<Option<String>>;
+/// Builds aggregates from the workbench's files: path (relative to `output_dir`) to
+/// contents. A path of the aggregate's `paths` missing from the result must not exist.
+type Build = fn(&str, &BTreeMap<String, String>, &Renderer) -> Result<BTreeMap<String, String>>;
 
-/// One aggregate file.
+/// One aggregate: a fixed set of files computed together.
 struct Aggregate {
-    /// Path relative to `<workbench>/`.
-    path: &'static str,
-    /// Computes its contents.
+    /// Paths relative to `<workbench>/` it may produce.
+    paths: &'static [&'static str],
+    /// Computes their contents.
     build: Build,
 }
 
 /// Every aggregate, in the order they are computed; each sees the ones before it.
-const AGGREGATES: &[Aggregate] = &[Aggregate {
-    path: "kubernetes/kustomization.yaml",
-    build: crate::kubernetes::top_kustomization,
-}];
+const AGGREGATES: &[Aggregate] = &[
+    Aggregate {
+        paths: crate::kubernetes::litellm::GATEWAY_FILES,
+        build: crate::kubernetes::litellm::gateway,
+    },
+    Aggregate {
+        paths: &["kubernetes/kustomization.yaml"],
+        build: top_kustomization,
+    },
+];
+
+fn top_kustomization(
+    workbench: &str,
+    files: &BTreeMap<String, String>,
+    r: &Renderer,
+) -> Result<BTreeMap<String, String>> {
+    Ok(crate::kubernetes::top_kustomization(workbench, files, r)?
+        .map(|c| (format!("{workbench}/kubernetes/kustomization.yaml"), c))
+        .into_iter()
+        .collect())
+}
 
 /// True when `path` (relative to `output_dir`) is an aggregate file of `workbench`.
 pub fn is_aggregate(workbench: &str, path: &str) -> bool {
     path.strip_prefix(workbench)
         .and_then(|rest| rest.strip_prefix('/'))
-        .is_some_and(|rest| AGGREGATES.iter().any(|a| a.path == rest))
+        .is_some_and(|rest| AGGREGATES.iter().any(|a| a.paths.contains(&rest)))
 }
 
 /// The aggregate files of `workbench` (path relative to `output_dir` to contents), computed
@@ -56,8 +75,8 @@ pub fn aggregate(
         .collect();
     let mut out = BTreeMap::new();
     for a in AGGREGATES {
-        if let Some(contents) = (a.build)(workbench, &seen, r)? {
-            let path = format!("{prefix}{}", a.path);
+        for (path, contents) in (a.build)(workbench, &seen, r)? {
+            debug_assert!(is_aggregate(workbench, &path), "{path} is not declared");
             seen.insert(path.clone(), contents.clone());
             out.insert(path, contents);
         }
@@ -103,5 +122,10 @@ mod tests {
         assert!(is_aggregate("wb", "wb/kubernetes/kustomization.yaml"));
         assert!(!is_aggregate("wb", "wb/kubernetes/base/kustomization.yaml"));
         assert!(!is_aggregate("w", "wb/kubernetes/kustomization.yaml"));
+        assert!(is_aggregate("wb", "wb/kubernetes/litellm/configmap.yaml"));
+        assert!(!is_aggregate(
+            "wb",
+            "wb/kubernetes/litellm/routes/gpt-4o.yaml"
+        ));
     }
 }

@@ -35,7 +35,41 @@ pub fn validate_bundle(bundle: &BundleSpec) -> Diagnostics {
     let mut d = Diagnostics::new();
     d.extend(validate_workbench(&bundle.workbench).prefixed(&AttrPath::attr("workbench")));
     d.extend(crate::supabase::layer_models(&[&bundle.workbench], &bundle.medallion_layers).1);
+    let wb = &bundle.workbench;
+    let routes = AttrPath::attr("litellm_routes");
+    for (i, route) in bundle.litellm_routes.iter().enumerate() {
+        same_workbench(&routes.index(i), &route.workbench, &wb.name, &mut d);
+    }
+    d.extend(crate::kubernetes::litellm::validate_all(
+        &bundle.litellm_routes,
+        &routes,
+    ));
+    let stacks = AttrPath::attr("ocr_stacks");
+    let mut names = std::collections::BTreeSet::new();
+    for (i, stack) in bundle.ocr_stacks.iter().enumerate() {
+        let at = stacks.index(i);
+        same_workbench(&at, &stack.workbench, &wb.name, &mut d);
+        if !names.insert(stack.name.as_str()) {
+            d.error(
+                at.at("name"),
+                "Duplicate OCR stack",
+                format!("Another OCR stack is already named {:?}.", stack.name),
+            );
+        }
+        d.extend(validate_ocr_stack(stack, Some(&wb.domain)).prefixed(&at));
+    }
     d
+}
+
+/// A bundle holds one workbench: every resource must name it.
+fn same_workbench(at: &AttrPath, named: &str, workbench: &str, d: &mut Diagnostics) {
+    if named != workbench {
+        d.error(
+            at.at("workbench"),
+            "Unknown workbench",
+            format!("{named:?} is not this bundle's workbench {workbench:?}."),
+        );
+    }
 }
 
 /// Expands a whole bundle: every resource's expansion plus the aggregate files
@@ -52,6 +86,13 @@ pub fn expand_bundle(bundle: &BundleSpec, r: &Renderer) -> Result<Expansion> {
         &bundle.medallion_layers,
         r,
     )?);
+    for route in &bundle.litellm_routes {
+        let (path, text) = crate::kubernetes::litellm::fragment(route)?;
+        exp.files.insert(path, text);
+    }
+    for stack in &bundle.ocr_stacks {
+        exp.merge(expand_ocr_stack(stack, &bundle.workbench.domain, r)?);
+    }
     let aggregates = crate::aggregate::aggregate(&bundle.workbench.name, &exp.files, r)?;
     exp.files.extend(aggregates);
     Ok(exp)
@@ -63,38 +104,39 @@ pub fn validate_litellm_route(spec: &LitellmRouteSpec, others: &[LitellmRouteSpe
     crate::kubernetes::litellm::validate(spec, others)
 }
 
-/// Expands one `ipai_litellm_route`: its fragment and the workbench's gateway recomputed
-/// from it and `others` (the workbench's other routes). `domain` is the workbench's.
+/// Expands one `ipai_litellm_route` into its fragment,
+/// `<wb>/kubernetes/litellm/routes/<model_name>.yaml`. The gateway (merged `config.yaml`,
+/// Deployment, ...) is an aggregate: [`crate::aggregate::aggregate`] recomputes it from
+/// every fragment present. `others` are the workbench's other routes.
 pub fn expand_litellm_route(
     spec: &LitellmRouteSpec,
     others: &[LitellmRouteSpec],
-    domain: &str,
-    r: &Renderer,
 ) -> Result<Expansion> {
     let diags = validate_litellm_route(spec, others);
     if diags.has_errors() {
         return Err(Error::Invalid(diags));
     }
     let (path, text) = crate::kubernetes::litellm::fragment(spec)?;
-    let mut all = others.to_vec();
-    all.push(spec.clone());
-    let mut files = crate::kubernetes::litellm::merge(&spec.workbench, domain, &all, r)?;
-    files.insert(path, text);
     Ok(Expansion {
-        files,
+        files: [(path, text)].into(),
         ..Expansion::default()
     })
 }
 
-/// Validates an `ipai_ocr_stack`; `domain` is its workbench's.
-pub fn validate_ocr_stack(spec: &OcrStackSpec, domain: &str) -> Diagnostics {
+/// Validates an `ipai_ocr_stack`; `domain` is its workbench's, `None` while it is not known
+/// (the hostname is then not checked against it).
+pub fn validate_ocr_stack(spec: &OcrStackSpec, domain: Option<&str>) -> Diagnostics {
     crate::kubernetes::ocr::validate(spec, domain)
 }
 
-/// Expands one `ipai_ocr_stack` into its manifests and its GPU node pool.
+/// Expands one `ipai_ocr_stack` into its manifests, its spec file (for import) and its GPU
+/// node pool.
 pub fn expand_ocr_stack(spec: &OcrStackSpec, domain: &str, r: &Renderer) -> Result<Expansion> {
+    let mut files = crate::kubernetes::ocr::manifests(spec, domain, r)?;
+    let (path, text) = crate::kubernetes::ocr::spec_file(spec)?;
+    files.insert(path, text);
     let mut exp = Expansion {
-        files: crate::kubernetes::ocr::manifests(spec, domain, r)?,
+        files,
         ..Expansion::default()
     };
     if let Some(pool) = crate::kubernetes::ocr::gpu_pool(spec)? {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const KUBERNETES_VERSION: &str = "1.33.0";
 
 /// Custom resources without an upstream schema: kubernetes-validate can only warn on them.
-const CUSTOM_KINDS: &[&str] = &["HelmRelease", "HelmRepository"];
+const CUSTOM_KINDS: &[&str] = &["HelmRelease", "HelmRepository", "Middleware"];
 
 #[test]
 fn kubernetes_manifests() {

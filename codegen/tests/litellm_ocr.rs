@@ -1,91 +1,35 @@
-//! The LiteLLM gateway and OCR stacks, driven by input files: snapshots of the generated
-//! manifests, diagnostics for bad input, `kubernetes-validate --strict` over every manifest
-//! and the merged `config.yaml` loaded by the real `litellm` package.
+//! The LiteLLM gateway and OCR stacks beyond the shared snapshots (`kubernetes.rs`):
+//! diagnostics for bad input, the gateway as an aggregate of route fragments, and the
+//! merged `config.yaml` loaded by the real `litellm` package.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ipai_codegen::aggregate::{aggregate, is_aggregate};
+use ipai_codegen::expand::{expand_bundle, expand_litellm_route, expand_workbench};
 use ipai_codegen::kubernetes::{litellm, ocr};
-use ipai_codegen::spec::{LitellmRouteSpec, OcrStackSpec, WorkbenchSpec};
-use ipai_codegen::{AttrPath, Diagnostics, Error, Renderer};
-use serde::Deserialize;
+use ipai_codegen::spec::BundleSpec;
+use ipai_codegen::{Diagnostics, Error, Renderer};
 
-/// The parts of a bundle input these tests read.
-#[derive(Deserialize)]
-struct Input {
-    workbench: WorkbenchSpec,
-    #[serde(default)]
-    litellm_routes: Vec<LitellmRouteSpec>,
-    #[serde(default)]
-    ocr_stacks: Vec<OcrStackSpec>,
+fn input(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
-fn load(path: &Path) -> Input {
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn expand(input: &Input) -> Result<BTreeMap<String, String>, Diagnostics> {
-    let r = Renderer::embedded().unwrap();
-    let wb = &input.workbench;
-    let mut diags = Diagnostics::new();
-    let mut files = BTreeMap::new();
-    match litellm::bundle_files(&wb.name, &wb.domain, &input.litellm_routes, &r) {
-        Ok(f) => files.extend(f),
-        Err(Error::Invalid(d)) => diags.extend(d),
+fn expand(bundle: &BundleSpec) -> Result<BTreeMap<String, String>, Diagnostics> {
+    match expand_bundle(bundle, &Renderer::embedded().unwrap()) {
+        Ok(exp) => Ok(exp.files),
+        Err(Error::Invalid(d)) => Err(d),
         Err(e) => panic!("{e}"),
     }
-    for (i, stack) in input.ocr_stacks.iter().enumerate() {
-        match ocr::manifests(stack, &wb.domain, &r) {
-            Ok(f) => files.extend(f),
-            Err(Error::Invalid(d)) => {
-                diags.extend(d.prefixed(&AttrPath::attr("ocr_stacks").index(i)));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-    if diags.has_errors() {
-        Err(diags)
-    } else {
-        Ok(files)
-    }
-}
-
-fn listing(files: &BTreeMap<String, String>) -> String {
-    files
-        .iter()
-        .map(|(path, text)| format!("# ==== {path}\n{text}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn valid_inputs() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inputs");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.ends_with(".yaml") && (name.starts_with("litellm-") || name.starts_with("ocr-"))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-#[test]
-fn manifests() {
-    insta::glob!("inputs/{litellm,ocr}-*.yaml", |path| {
-        let files = expand(&load(path)).unwrap_or_else(|d| panic!("{d:#?}"));
-        insta::assert_snapshot!(listing(&files));
-    });
 }
 
 #[test]
 fn bad_input_is_diagnosed_and_nothing_is_written() {
     insta::glob!("invalid/*.yaml", |path| {
-        let diags = expand(&load(path)).expect_err("invalid input expanded");
+        let diags = expand(&common::load(path)).expect_err("invalid input expanded");
         assert!(diags.has_errors());
         let text = diags
             .0
@@ -99,25 +43,24 @@ fn bad_input_is_diagnosed_and_nothing_is_written() {
 
 #[test]
 fn literal_keys_are_never_echoed() {
-    let input =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid/litellm-literal-key.yaml");
-    let diags = expand(&load(&input)).unwrap_err();
+    let bundle = common::load(&input("tests/invalid/litellm-literal-key.yaml"));
+    let diags = expand(&bundle).unwrap_err();
     let text = format!("{diags:?}");
     assert!(!text.contains("Zx81kQv0aQ3pLm7tYb2WcE9r"), "{text}");
     assert!(!text.contains("AIzaSyD4f8Qk2"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
 }
 
-fn seed_routes() -> Input {
-    load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inputs/litellm-seed.yaml"))
+fn seed_routes() -> BundleSpec {
+    common::load(&input("tests/inputs/litellm-seed.yaml"))
 }
 
 #[test]
 fn merged_config_does_not_depend_on_route_order() {
-    let mut input = seed_routes();
-    let first = expand(&input).unwrap();
-    input.litellm_routes.reverse();
-    assert_eq!(first, expand(&input).unwrap());
+    let mut bundle = seed_routes();
+    let first = expand(&bundle).unwrap();
+    bundle.litellm_routes.reverse();
+    assert_eq!(first, expand(&bundle).unwrap());
 }
 
 fn checksum(deployment: &str) -> &str {
@@ -129,10 +72,10 @@ fn checksum(deployment: &str) -> &str {
 
 #[test]
 fn a_route_change_changes_the_config_and_rolls_the_gateway() {
-    let mut input = seed_routes();
-    let before = expand(&input).unwrap();
-    input.litellm_routes[1].timeout = 30;
-    let after = expand(&input).unwrap();
+    let mut bundle = seed_routes();
+    let before = expand(&bundle).unwrap();
+    bundle.litellm_routes[1].timeout = 30;
+    let after = expand(&bundle).unwrap();
     let cm = "insightpulse/kubernetes/litellm/configmap.yaml";
     let dep = "insightpulse/kubernetes/litellm/deployment.yaml";
     assert_ne!(before[cm], after[cm]);
@@ -141,58 +84,90 @@ fn a_route_change_changes_the_config_and_rolls_the_gateway() {
 
 #[test]
 fn one_route_at_a_time_writes_what_the_bundle_writes() {
-    let input = seed_routes();
-    let bundle = expand(&input).unwrap();
+    let bundle = seed_routes();
+    let expected = expand(&bundle).unwrap();
     let r = Renderer::embedded().unwrap();
-    let mut written = BTreeMap::new();
-    // As the provider does: each route is expanded with the other routes' fragments.
-    for (i, route) in input.litellm_routes.iter().enumerate() {
-        let mut others = input.litellm_routes.clone();
-        others.remove(i);
-        let exp =
-            ipai_codegen::expand::expand_litellm_route(route, &others, &input.workbench.domain, &r)
-                .unwrap();
-        let gateway: BTreeMap<_, _> = exp
-            .files
+    let wb = &bundle.workbench.name;
+    // As the provider does: the workbench first, then each route with the fragments of the
+    // routes already applied, then the aggregates recomputed from what is on disk.
+    let mut disk = expand_workbench(&bundle.workbench, &r).unwrap().files;
+    let mut applied: Vec<_> = Vec::new();
+    let mut pending = bundle.litellm_routes.clone();
+    while !pending.is_empty() {
+        // Terraform orders a route after the routes its fallbacks reference.
+        let i = pending
             .iter()
-            .filter(|(p, _)| !p.contains("/routes/"))
-            .collect();
-        let expected: BTreeMap<_, _> = bundle
-            .iter()
-            .filter(|(p, _)| !p.contains("/routes/"))
-            .collect();
-        assert_eq!(gateway, expected, "route {}", route.model_name);
-        written.extend(exp.files);
+            .position(|p| {
+                p.fallbacks.iter().all(|f| {
+                    applied
+                        .iter()
+                        .any(|a: &ipai_codegen::spec::LitellmRouteSpec| &a.model_name == f)
+                })
+            })
+            .unwrap();
+        let route = pending.remove(i);
+        let exp = expand_litellm_route(&route, &applied).unwrap();
+        disk.extend(exp.files);
+        let aggregates = aggregate(wb, &disk, &r).unwrap();
+        disk.retain(|p, _| !is_aggregate(wb, p) || aggregates.contains_key(p));
+        disk.extend(aggregates);
+        applied.push(route);
     }
-    assert_eq!(bundle, written);
+    assert_eq!(disk, expected);
 }
 
 #[test]
-fn no_routes_means_no_gateway() {
+fn the_gateway_goes_with_the_last_route() {
+    let bundle = seed_routes();
     let r = Renderer::embedded().unwrap();
+    let wb = &bundle.workbench.name;
+    let mut disk = expand(&bundle).unwrap();
+    let gateway = format!("{wb}/kubernetes/litellm/deployment.yaml");
+    let top = format!("{wb}/kubernetes/kustomization.yaml");
+    assert!(disk.contains_key(&gateway) && disk[&top].contains("\"litellm\""));
+    disk.retain(|p, _| !p.contains("/litellm/routes/"));
+    let aggregates = aggregate(wb, &disk, &r).unwrap();
+    disk.retain(|p, _| !is_aggregate(wb, p) || aggregates.contains_key(p));
+    disk.extend(aggregates);
     assert!(
-        litellm::merge("lab", "example.org", &[], &r)
-            .unwrap()
-            .is_empty()
+        !disk.keys().any(|p| p.contains("/kubernetes/litellm/")),
+        "{disk:#?}"
     );
+    assert!(!disk[&top].contains("litellm"), "{}", disk[&top]);
 }
 
 #[test]
-fn fragments_read_back_as_the_route() {
+fn a_hand_edited_fragment_is_a_diagnostic() {
+    let bundle = seed_routes();
+    let r = Renderer::embedded().unwrap();
+    let wb = &bundle.workbench.name;
+    let mut disk = expand(&bundle).unwrap();
+    let fragment = format!("{wb}/kubernetes/litellm/routes/gpt-4o.yaml");
+    disk.insert(fragment.clone(), "model_name: [".into());
+    let Err(Error::Invalid(d)) = aggregate(wb, &disk, &r) else {
+        panic!("a broken fragment was merged");
+    };
+    assert!(d.0[0].detail.starts_with(&fragment), "{d:?}");
+}
+
+#[test]
+fn spec_files_read_back_as_the_resource() {
     for route in seed_routes().litellm_routes {
         let (path, text) = litellm::fragment(&route).unwrap();
         assert_eq!(litellm::parse_fragment(&path, &text).unwrap(), route);
     }
     let diags = litellm::parse_fragment("x.yaml", "model_name: [").unwrap_err();
     assert!(diags.0[0].detail.starts_with("x.yaml: "));
+    for stack in common::load(&input("tests/inputs/ocr-autoscaled.yaml")).ocr_stacks {
+        let (path, text) = ocr::spec_file(&stack).unwrap();
+        assert_eq!(ocr::parse_spec_file(&path, &text).unwrap(), stack);
+    }
 }
 
 /// A tool of the project's Python venv; in CI its absence fails the test, locally it is
 /// a loud skip.
 fn venv_tool(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../.venv/bin")
-        .join(name);
+    let path = input("../.venv/bin").join(name);
     if path.exists() {
         return Some(path);
     }
@@ -202,66 +177,10 @@ fn venv_tool(name: &str) -> Option<PathBuf> {
         path.display()
     );
     eprintln!(
-        "SKIPPED: {} is missing; create the venv (see HACKING) to run this test",
+        "\n!!! SKIPPED: {} is missing; run scripts/setup.sh to create the venv\n",
         path.display()
     );
     None
-}
-
-fn all_valid_files() -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
-    for path in valid_inputs() {
-        files.extend(expand(&load(&path)).unwrap());
-    }
-    files
-}
-
-#[test]
-fn every_manifest_passes_kubernetes_validate_strict() {
-    let Some(tool) = venv_tool("kubernetes-validate") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let mut paths = Vec::new();
-    for (rel, text) in all_valid_files() {
-        if rel.contains("/routes/") || rel.ends_with("/kustomization.yaml") {
-            continue;
-        }
-        let path = dir.path().join(&rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        paths.push(path);
-    }
-    assert!(paths.len() > 20, "only {} manifests", paths.len());
-    // 1.33: the newest Kubernetes DOKS offers as the default in the workbench spec.
-    let out = Command::new(tool)
-        .args(["--strict", "--no-warn", "-k", "1.33.0"])
-        .args(&paths)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && !stdout.contains("ERROR"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Every Kubernetes document passed; Traefik's Middleware has no upstream schema.
-    let documents: usize = paths
-        .iter()
-        .filter(|p| !p.ends_with("middleware.yaml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .matches("\n---\n")
-                .count()
-                + 1
-        })
-        .sum();
-    assert_eq!(
-        stdout.matches(" passed for resource ").count(),
-        documents,
-        "{stdout}"
-    );
 }
 
 #[test]
@@ -270,14 +189,19 @@ fn litellm_loads_the_merged_config() {
         return;
     };
     let mut configs = BTreeMap::new();
-    for (rel, text) in all_valid_files() {
+    let inputs = std::fs::read_dir(input("tests/inputs")).unwrap();
+    let files = inputs
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .flat_map(|p| common::expand(&p).files);
+    for (rel, text) in files {
         if rel.ends_with("/litellm/configmap.yaml") {
             let cm: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
             let config = cm["data"]["config.yaml"].as_str().unwrap().to_owned();
             configs.insert(rel, config);
         }
     }
-    assert_eq!(configs.len(), 2, "{configs:?}");
+    assert!(configs.len() >= 3, "{configs:?}");
     let job = serde_json::json!({
         "strategies": ipai_codegen::spec::litellm::ROUTING_STRATEGIES,
         "configs": configs,

@@ -36,6 +36,18 @@ const KEY_PREFIXES: &[&str] = &[
     "sk-", "sk_", "sk-ant-", "AIza", "xai-", "gsk_", "hf_", "pplx-", "r8_", "nvapi-", "key-",
 ];
 
+/// The gateway's files, relative to `<workbench>/`; each is rendered by the template of the
+/// same name. They are aggregates ([`crate::aggregate`]): all exist, or none.
+pub const GATEWAY_FILES: &[&str] = &[
+    "kubernetes/litellm/configmap.yaml",
+    "kubernetes/litellm/deployment.yaml",
+    "kubernetes/litellm/service.yaml",
+    "kubernetes/litellm/ingress.yaml",
+    "kubernetes/litellm/hpa.yaml",
+    "kubernetes/litellm/pdb.yaml",
+    "kubernetes/litellm/kustomization.yaml",
+];
+
 /// Directory of the gateway's manifests, relative to `output_dir`.
 pub fn dir(workbench: &str) -> String {
     format!("{workbench}/kubernetes/litellm")
@@ -77,8 +89,28 @@ pub fn parse_fragment(path: &str, text: &str) -> Result<LitellmRouteSpec, Diagno
 }
 
 /// Validates `route` against the other routes of its workbench (`others` must not contain
-/// `route` itself). Paths are relative to the route.
+/// `route` itself); every fallback must be served by one of them. Paths are relative to
+/// the route.
 pub fn validate(route: &LitellmRouteSpec, others: &[LitellmRouteSpec]) -> Diagnostics {
+    validate_with(route, others, UnknownFallbacks::Error)
+}
+
+/// Whether a fallback to a model name that none of the known routes serves is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownFallbacks {
+    /// Every route is known: the bundle, or the provider applying a route.
+    Error,
+    /// Routes may still be created in the same run (the provider planning a route, or
+    /// checking it alone): only cycles among the known routes are errors.
+    Allowed,
+}
+
+/// [`validate`], deciding how fallbacks to routes not (yet) known are treated.
+pub fn validate_with(
+    route: &LitellmRouteSpec,
+    others: &[LitellmRouteSpec],
+    unknown: UnknownFallbacks,
+) -> Diagnostics {
     let mut d = Diagnostics::new();
     names::dns1123_label(&AttrPath::attr("workbench"), &route.workbench, &mut d);
     names::dns1123_subdomain(&AttrPath::attr("model_name"), &route.model_name, &mut d);
@@ -98,7 +130,7 @@ pub fn validate(route: &LitellmRouteSpec, others: &[LitellmRouteSpec]) -> Diagno
         );
     }
     validate_targets(route, &mut d);
-    validate_fallbacks(route, &others, &mut d);
+    validate_fallbacks(route, &others, unknown, &mut d);
     if route.timeout <= 0 {
         d.error(
             AttrPath::attr("timeout"),
@@ -277,7 +309,12 @@ fn looks_random(s: &str) -> bool {
     s.len() >= 24 && !s.contains('_') && (lower > 0 && upper > 0 || digits >= 6)
 }
 
-fn validate_fallbacks(route: &LitellmRouteSpec, others: &[&LitellmRouteSpec], d: &mut Diagnostics) {
+fn validate_fallbacks(
+    route: &LitellmRouteSpec,
+    others: &[&LitellmRouteSpec],
+    unknown: UnknownFallbacks,
+    d: &mut Diagnostics,
+) {
     let graph: BTreeMap<&str, &[String]> = others
         .iter()
         .map(|o| (o.model_name.as_str(), o.fallbacks.as_slice()))
@@ -299,6 +336,9 @@ fn validate_fallbacks(route: &LitellmRouteSpec, others: &[&LitellmRouteSpec], d:
                 format!("{fb:?} falls back to itself."),
             );
         } else if !graph.contains_key(fb.as_str()) {
+            if unknown == UnknownFallbacks::Allowed {
+                continue;
+            }
             let known: Vec<&str> = graph.keys().copied().collect();
             d.error(
                 at,
@@ -458,37 +498,70 @@ pub fn merge(
         config_checksum: sha256_hex(config.as_bytes()),
         config_block: indent(&config, 4),
     };
-    let base = dir(workbench);
     let mut files = BTreeMap::new();
-    for name in [
-        "configmap",
-        "deployment",
-        "service",
-        "ingress",
-        "hpa",
-        "pdb",
-        "kustomization",
-    ] {
-        let text = r.render(&format!("kubernetes/litellm/{name}.yaml"), &ctx)?;
-        files.insert(format!("{base}/{name}.yaml"), text);
+    for rel in GATEWAY_FILES {
+        files.insert(format!("{workbench}/{rel}"), r.render(rel, &ctx)?);
     }
     Ok(files)
 }
 
-/// Every LiteLLM file of a workbench whose routes are all known (the CLI's bundle): the
-/// gateway from [`merge`] plus one fragment per route.
-pub fn bundle_files(
+/// The gateway aggregate: [`merge`] of every route fragment in `files` (a workbench's
+/// files, keyed like [`crate::Expansion::files`]), for the domain in its `workbench.json`.
+/// No fragment, no gateway.
+pub fn gateway(
     workbench: &str,
-    domain: &str,
-    routes: &[LitellmRouteSpec],
+    files: &BTreeMap<String, String>,
     r: &Renderer,
 ) -> Result<BTreeMap<String, String>> {
-    let mut files = merge(workbench, domain, routes, r)?;
-    for route in routes.iter().filter(|x| x.workbench == workbench) {
-        let (path, text) = fragment(route)?;
-        files.insert(path, text);
+    let prefix = format!("{}/routes/", dir(workbench));
+    let mut routes = Vec::new();
+    let mut diags = Diagnostics::new();
+    for (path, text) in files.range(prefix.clone()..) {
+        let Some(name) = path.strip_prefix(&prefix) else {
+            break;
+        };
+        let Some(stem) = name.strip_suffix(".yaml").filter(|s| !s.contains('/')) else {
+            continue;
+        };
+        match parse_fragment(path, text) {
+            Ok(route) if route.model_name == stem && route.workbench == workbench => {
+                routes.push(route)
+            }
+            Ok(_) => diags.error(
+                AttrPath::root(),
+                "Misplaced LiteLLM route fragment",
+                format!(
+                    "{path} holds another route than its name says; it was moved or edited by \
+                     hand. Delete it and re-apply the route."
+                ),
+            ),
+            Err(d) => diags.extend(d),
+        }
     }
-    Ok(files)
+    if diags.has_errors() {
+        return Err(Error::Invalid(diags));
+    }
+    if routes.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let summary = format!("{workbench}/workbench.json");
+    let domain = files
+        .get(&summary)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|v| v["domain"].as_str().map(str::to_owned));
+    let Some(domain) = domain else {
+        let mut d = Diagnostics::new();
+        d.error(
+            AttrPath::attr("workbench"),
+            "Unknown workbench",
+            format!(
+                "{summary} is missing or has no domain: the ipai_workbench {workbench:?} must be \
+                 applied before its LiteLLM routes."
+            ),
+        );
+        return Err(Error::Invalid(d));
+    };
+    merge(workbench, &domain, &routes, r)
 }
 
 fn config_ctx<'a>(routes: &[&'a LitellmRouteSpec]) -> ConfigCtx<'a> {
@@ -555,4 +628,37 @@ fn indent(text: &str, n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str, fallbacks: &[&str]) -> LitellmRouteSpec {
+        serde_json::from_value(serde_json::json!({
+            "workbench": "wb",
+            "model_name": name,
+            "targets": [{"model": "openai/gpt-4o", "api_key_env": "OPENAI_API_KEY"}],
+            "fallbacks": fallbacks,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn planning_allows_fallbacks_to_routes_not_yet_created() {
+        let a = route("a", &["b"]);
+        assert!(validate(&a, &[]).has_errors());
+        assert!(!validate_with(&a, &[], UnknownFallbacks::Allowed).has_errors());
+        // A cycle among known routes is an error either way.
+        let b = route("b", &["a"]);
+        let d = validate_with(&a, &[b], UnknownFallbacks::Allowed);
+        assert_eq!(d.0[0].summary, "Cyclic fallback");
+    }
+
+    #[test]
+    fn routes_of_other_workbenches_are_ignored() {
+        let mut other = route("b", &[]);
+        other.workbench = "elsewhere".into();
+        assert!(validate(&route("a", &["b"]), &[other]).has_errors());
+    }
 }

@@ -20,8 +20,41 @@ pub fn dir(workbench: &str, name: &str) -> String {
     format!("{workbench}/kubernetes/ocr-{name}")
 }
 
-/// Validates a stack; `domain` is the workbench's, which the hostname must be inside.
-pub fn validate(spec: &OcrStackSpec, domain: &str) -> Diagnostics {
+/// Path of a stack's spec file, from which `terraform import` rebuilds the resource. It
+/// sits in a sub-directory so kustomize never reads it.
+pub fn spec_path(workbench: &str, name: &str) -> String {
+    format!("{}/spec/stack.yaml", dir(workbench, name))
+}
+
+/// The stack's spec file: the spec as YAML, read back by [`parse_spec_file`].
+pub fn spec_file(spec: &OcrStackSpec) -> Result<(String, String)> {
+    let text = serde_saphyr::to_string(spec).map_err(|e| Error::Template {
+        name: "ocr stack spec".into(),
+        message: e.to_string(),
+    })?;
+    let header = format!(
+        "# ipai_ocr_stack {}/{}: the spec these manifests were generated from; not a manifest.\n",
+        spec.workbench, spec.name
+    );
+    Ok((spec_path(&spec.workbench, &spec.name), header + &text))
+}
+
+/// Reads a spec file written by [`spec_file`].
+pub fn parse_spec_file(path: &str, text: &str) -> Result<OcrStackSpec, Diagnostics> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.error(
+            AttrPath::root(),
+            "Unreadable OCR stack spec",
+            format!("{path}: {e}. It was edited by hand; re-apply the stack."),
+        );
+        d
+    })
+}
+
+/// Validates a stack; `domain` is the workbench's, which the hostname must be inside
+/// (unchecked while the workbench is not known yet).
+pub fn validate(spec: &OcrStackSpec, domain: Option<&str>) -> Diagnostics {
     let mut d = Diagnostics::new();
     names::dns1123_label(&AttrPath::attr("workbench"), &spec.workbench, &mut d);
     if names::dns1123_label(&AttrPath::attr("name"), &spec.name, &mut d)
@@ -118,6 +151,7 @@ pub fn validate(spec: &OcrStackSpec, domain: &str) -> Diagnostics {
     if let Some(host) = &spec.hostname {
         let path = AttrPath::attr("hostname");
         if names::dns1123_subdomain(&path, host, &mut d)
+            && let Some(domain) = domain
             && !(host == domain || host.ends_with(&format!(".{domain}")))
         {
             d.error(
@@ -346,7 +380,7 @@ pub fn manifests(
     domain: &str,
     r: &Renderer,
 ) -> Result<BTreeMap<String, String>> {
-    let diags = validate(spec, domain);
+    let diags = validate(spec, Some(domain));
     if diags.has_errors() {
         return Err(Error::Invalid(diags));
     }

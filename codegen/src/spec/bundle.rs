@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{MedallionLayerSpec, WorkbenchSpec};
+use super::{LitellmRouteSpec, MedallionLayerSpec, OcrStackSpec, WorkbenchSpec};
 
 /// A workbench and its resources, as one YAML or JSON document. Each field holds the same
 /// attributes as the Terraform resource of that name.
@@ -15,10 +15,10 @@ pub struct BundleSpec {
     /// `ipai_medallion_layer` resources of the workbench.
     #[serde(default)]
     pub medallion_layers: Vec<MedallionLayerSpec>,
-    /// `ipai_ocr_stack` resources. Accepted but not expanded by this version.
+    /// `ipai_ocr_stack` resources.
     #[serde(default)]
-    pub ocr_stacks: Vec<serde_json::Value>,
-    /// `ipai_litellm_route` resources. Accepted but not expanded by this version.
+    pub ocr_stacks: Vec<OcrStackSpec>,
+    /// `ipai_litellm_route` resources; they are merged into the workbench's one gateway.
     #[serde(default)]
-    pub litellm_routes: Vec<serde_json::Value>,
+    pub litellm_routes: Vec<LitellmRouteSpec>,
 }

@@ -1,0 +1,22 @@
+# The seed's OCR service: PaddleOCR-VL-900M on one H100, behind the adapter at
+# https://ocr.insightpulseai.net/v1/parse, accepting documents up to 64 MiB.
+resource "ipai_ocr_stack" "paddle" {
+  workbench     = ipai_workbench.main.name
+  name          = "paddle"
+  image         = "registry.digitalocean.com/insightpulse/paddleocr-vl:1.0.0"
+  adapter_image = "registry.digitalocean.com/insightpulse/ocr-adapter:1.0.0"
+
+  gpu = {
+    enabled   = true
+    node_size = "gpu-h100x1-80gb"
+    count     = 1
+  }
+
+  resources = {
+    requests = { cpu = "2", memory = "8Gi" }
+    limits   = { cpu = "4", memory = "16Gi" }
+  }
+
+  hostname      = "ocr.insightpulseai.net"
+  max_body_size = "64Mi"
+}
