@@ -6,7 +6,7 @@ mod common;
 use ipai_codegen::{
     AttrPath, DoKind, Error, Expansion,
     digitalocean::{self, PriceTable},
-    spec::{BundleSpec, WorkbenchSpec, ocr::OcrStackSpec},
+    spec::{BundleSpec, WorkbenchSpec},
 };
 use serde_json::json;
 
@@ -14,8 +14,7 @@ use serde_json::json;
 fn expand(bundle: &BundleSpec) -> Expansion {
     let mut exp = digitalocean::workbench(&bundle.workbench).expect("input expands");
     for stack in &bundle.ocr_stacks {
-        let stack: OcrStackSpec = serde_json::from_value(stack.clone()).expect("valid OCR stack");
-        if let Some(pool) = ipai_codegen::kubernetes::ocr::gpu_pool(&stack).unwrap() {
+        if let Some(pool) = ipai_codegen::kubernetes::ocr::gpu_pool(stack).unwrap() {
             exp.merge(pool);
         }
     }
