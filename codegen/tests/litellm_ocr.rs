@@ -188,18 +188,38 @@ fn litellm_loads_the_merged_config() {
     let Some(python) = venv_tool("python") else {
         return;
     };
+    // Per input with routes: its merged config, and what the bundle asked for.
     let mut configs = BTreeMap::new();
-    let inputs = std::fs::read_dir(input("tests/inputs")).unwrap();
-    let files = inputs
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .flat_map(|p| common::expand(&p).files);
-    for (rel, text) in files {
-        if rel.ends_with("/litellm/configmap.yaml") {
-            let cm: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-            let config = cm["data"]["config.yaml"].as_str().unwrap().to_owned();
-            configs.insert(rel, config);
-        }
+    let mut wanted = BTreeMap::new();
+    for entry in std::fs::read_dir(input("tests/inputs")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bundle = common::load(&path);
+        let files = common::expand(&path).files;
+        let cm = format!(
+            "{}/kubernetes/litellm/configmap.yaml",
+            bundle.workbench.name
+        );
+        let Some(text) = files.get(&cm) else {
+            assert!(
+                bundle.litellm_routes.is_empty(),
+                "{name}: routes but no gateway"
+            );
+            continue;
+        };
+        let cm: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+        configs.insert(
+            name.clone(),
+            cm["data"]["config.yaml"].as_str().unwrap().to_owned(),
+        );
+        let targets: usize = bundle.litellm_routes.iter().map(|r| r.targets.len()).sum();
+        let mut groups: Vec<String> = bundle
+            .litellm_routes
+            .iter()
+            .map(|r| r.model_name.clone())
+            .collect();
+        groups.sort();
+        wanted.insert(name, (targets, groups));
     }
     assert!(configs.len() >= 3, "{configs:?}");
     let job = serde_json::json!({
@@ -218,17 +238,43 @@ fn litellm_loads_the_merged_config() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let seed = &report["insightpulse/kubernetes/litellm/configmap.yaml"];
-    // Every target of the seed input survived LiteLLM's loading: 2 + 1 + 1.
+    for (name, (targets, groups)) in &wanted {
+        let r = &report[name];
+        // LiteLLM silently drops deployments it cannot load: every target must survive.
+        assert_eq!(r["deployments"], *targets, "{name}: {report}");
+        assert_eq!(r["groups"], serde_json::json!(groups), "{name}");
+        for g in groups {
+            assert_eq!(r["answers"][g], "ok", "{name}: {g}");
+        }
+    }
+    let seed = &report["litellm-seed.yaml"];
     assert_eq!(seed["deployments"], 4, "{report}");
-    assert_eq!(
-        seed["groups"],
-        serde_json::json!(["claude-sonnet", "gpt-4o", "qwen-local"])
-    );
     assert_eq!(seed["routing_strategy"], "usage-based-routing-v2");
-    assert_eq!(seed["answers"]["gpt-4o"], "ok");
     assert_eq!(
-        report["lab/kubernetes/litellm/configmap.yaml"]["deployments"],
-        1
+        report["litellm-single.yaml"]["routing_strategy"],
+        "simple-shuffle"
+    );
+}
+
+#[test]
+fn the_litellm_check_fails_on_what_litellm_lets_through() {
+    let Some(python) = venv_tool("python") else {
+        return;
+    };
+    // LiteLLM itself accepts a fallback to a model group that does not exist.
+    let config = "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/gpt-4o\n\
+                  router_settings:\n  routing_strategy: simple-shuffle\n  fallbacks:\n    - a: [nowhere]\n  \
+                  redis_host: x\n  redis_port: x\n  redis_password: x\n";
+    let job = serde_json::json!({"strategies": [], "configs": {"bad": config}});
+    let out = Command::new(python)
+        .arg(input("tests/litellm_check.py"))
+        .arg(job.to_string())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("a -> nowhere: no such model group"),
+        "{stderr}"
     );
 }
