@@ -544,7 +544,7 @@ pub fn gateway(
     if routes.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let summary = format!("{workbench}/workbench.json");
+    let summary = crate::expand::workbench_summary_path(workbench);
     let domain = files
         .get(&summary)
         .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
