@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostics;
 use crate::files::FilesTarget;
+use crate::git::{self, CommitOptions};
 
 /// Configures where the workbench's generated files go and which templates render them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -27,6 +28,28 @@ pub struct ProviderConfig {
     /// relative names (e.g. `kubernetes/namespace.yaml.hbs`).
     #[serde(default)]
     pub templates_dir: Option<String>,
+    /// Commits the generated files to the git repository holding `output_dir` after each
+    /// change, for GitOps (Flux or Argo CD then apply them).
+    #[serde(default)]
+    pub git: Option<GitConfig>,
+}
+
+/// `git = { commit = true, author = "...", message = "..." }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    /// Commit after every apply that changed a workbench's files. Only that workbench's
+    /// generated files are committed (whatever else is staged stays staged), and nothing
+    /// when they did not change. `output_dir` must be inside a git work tree.
+    #[serde(default)]
+    pub commit: bool,
+    /// Commit author, `Name <email>`; git's configured identity when unset. Also used as
+    /// the committer when git has no identity configured (e.g. in CI).
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Commit message; `ipai: update <workbench>` when unset.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// What resources work with once the provider is configured.
@@ -65,9 +88,17 @@ impl Context {
                 format!("{t:?} is not a directory; it must hold the templates overriding the embedded ones."),
             );
         }
+        let git = config.git.as_ref().filter(|g| g.commit);
+        if let Some(g) = git {
+            check_git(&output_dir, g, &mut d);
+        }
         d.into_result(())?;
+        let commits = git.map(|g| CommitOptions {
+            author: g.author.clone(),
+            message: g.message.clone(),
+        });
         Ok(Self {
-            files: Arc::new(FilesTarget::new(output_dir)),
+            files: Arc::new(FilesTarget::new(output_dir).with_git(commits)),
             config,
             renderer: OnceLock::new(),
         })
@@ -92,26 +123,55 @@ impl Context {
     }
 }
 
+/// The `git` block: a well-formed author, and an `output_dir` inside a git work tree.
+fn check_git(output_dir: &Path, g: &GitConfig, d: &mut Diagnostics) {
+    let at = AttrPath::attr("git");
+    if let Some(a) = &g.author
+        && !git::valid_author(a)
+    {
+        d.error(
+            at.at("author"),
+            "Invalid commit author",
+            format!("{a:?} is not of the form \"Name <email>\"."),
+        );
+    }
+    if let Ok(probe) = existing_ancestor(output_dir)
+        && let Err(why) = git::work_tree(probe)
+    {
+        d.error(
+            at.at("commit"),
+            "Output directory is not in a git repository",
+            format!(
+                "git.commit is on, but {:?} is not inside a git work tree ({why}). Run `git init` \
+                 in it or a parent, or turn git.commit off.",
+                output_dir.display().to_string()
+            ),
+        );
+    }
+}
+
+/// The nearest ancestor of `dir` (itself included) that exists, which must be a directory.
+fn existing_ancestor(dir: &Path) -> Result<&Path, String> {
+    let mut probe = dir;
+    loop {
+        match std::fs::metadata(probe) {
+            Ok(m) if m.is_dir() => return Ok(probe),
+            Ok(_) => return Err(format!("{} is not a directory", probe.display())),
+            Err(_) => match probe.parent() {
+                Some(p) if !p.as_os_str().is_empty() => probe = p,
+                _ => return Ok(Path::new(".")),
+            },
+        }
+    }
+}
+
 /// Whether files can be created under `dir`, judged on the nearest existing ancestor,
 /// without leaving anything behind.
 fn check_writable(dir: &Path) -> Result<(), String> {
     if dir.as_os_str().is_empty() {
         return Err("it is empty".into());
     }
-    let mut probe = dir;
-    loop {
-        match std::fs::metadata(probe) {
-            Ok(m) if m.is_dir() => break,
-            Ok(_) => return Err(format!("{} is not a directory", probe.display())),
-            Err(_) => match probe.parent() {
-                Some(p) if !p.as_os_str().is_empty() => probe = p,
-                _ => {
-                    probe = Path::new(".");
-                    break;
-                }
-            },
-        }
-    }
+    let probe = existing_ancestor(dir)?;
     tempfile::Builder::new()
         .prefix(".ipai-probe")
         .tempfile_in(probe)
@@ -127,6 +187,7 @@ mod tests {
         ProviderConfig {
             output_dir: dir.display().to_string(),
             templates_dir: None,
+            git: None,
         }
     }
 
@@ -151,5 +212,36 @@ mod tests {
             "{}",
             d.0[0].detail
         );
+    }
+
+    #[test]
+    fn git_commit_needs_a_repository_and_a_well_formed_author() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = config(&tmp.path().join("out"));
+        c.git = Some(GitConfig {
+            commit: true,
+            author: Some("ipai".into()),
+            message: None,
+        });
+        let d = Context::configure(c.clone()).unwrap_err();
+        let paths: Vec<String> = d.0.iter().map(|d| d.path.to_string()).collect();
+        assert_eq!(paths, ["git.author", "git.commit"]);
+
+        let init = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .arg(tmp.path())
+            .status()
+            .unwrap();
+        assert!(init.success());
+        c.git.as_mut().unwrap().author = Some("ipai <ipai@example.com>".into());
+        Context::configure(c.clone()).unwrap();
+        // Off: no repository needed.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let mut off = config(elsewhere.path());
+        off.git = Some(GitConfig {
+            commit: false,
+            ..c.git.unwrap()
+        });
+        Context::configure(off).unwrap();
     }
 }

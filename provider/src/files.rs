@@ -15,11 +15,18 @@ use std::sync::{Arc, Mutex};
 
 use ipai_codegen::{Renderer, aggregate, sha256_hex};
 
+use crate::git::CommitOptions;
+
 /// Generated files under one output directory.
 #[derive(Debug)]
 pub struct FilesTarget {
     root: PathBuf,
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Commit after each locked change, when the provider's `git.commit` is on.
+    git: Option<CommitOptions>,
+    /// Paths written or removed (changed or not) by the locked changes in progress: what
+    /// a commit covers.
+    touched: Mutex<BTreeSet<String>>,
 }
 
 /// Why a file operation failed.
@@ -28,6 +35,9 @@ pub enum FilesError {
     /// A path that would leave the output directory, or is not relative.
     #[error("{0:?} is not a relative path inside the output directory")]
     BadPath(String),
+    /// Committing the generated files failed (they are written).
+    #[error("git commit: {0}")]
+    Git(#[from] crate::git::GitError),
     /// Recomputing an aggregate file failed.
     #[error("aggregate files: {0}")]
     Aggregate(String),
@@ -55,7 +65,52 @@ impl FilesTarget {
         Self {
             root,
             locks: Mutex::new(HashMap::new()),
+            git: None,
+            touched: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// The same target, committing each workbench's files after every locked change.
+    #[must_use]
+    pub fn with_git(mut self, git: Option<CommitOptions>) -> Self {
+        self.git = git;
+        self
+    }
+
+    fn touch(&self, rel: &str) {
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rel.to_owned());
+    }
+
+    /// Commits what the locked change to `workbench` touched, when git is on and `commit`.
+    fn commit(&self, workbench: &str, commit: bool) -> Result<(), FilesError> {
+        let prefix = format!("{workbench}/");
+        let paths: Vec<String> = {
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            let mine: Vec<String> = touched
+                .iter()
+                .filter(|p| p.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for p in &mine {
+                touched.remove(p);
+            }
+            mine
+        };
+        if let Some(g) = &self.git
+            && commit
+            && !paths.is_empty()
+        {
+            crate::git::commit_paths(
+                &self.root,
+                &paths,
+                g.author.as_deref(),
+                &g.message_for(workbench),
+            )?;
+        }
+        Ok(())
     }
 
     /// The output directory.
@@ -111,8 +166,13 @@ impl FilesTarget {
         let handle = fs::File::open(&dir).map_err(io_err(&dir))?;
         rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io_err(&dir)(e.into()))?;
-        // The lock is released when `handle` is closed, after `f`.
-        f(self)
+        // The lock is released when `handle` is closed, after `f` and the commit.
+        let result = f(self);
+        // A half-done change is not committed; the next apply finishes and commits it.
+        let committed = self.commit(workbench, result.is_ok());
+        let value = result?;
+        committed?;
+        Ok(value)
     }
 
     /// Makes the files on disk match `files` (writing only those whose bytes differ) and
@@ -181,6 +241,7 @@ impl FilesTarget {
     /// Writes one file atomically unless it already has exactly these bytes.
     pub fn write_atomic(&self, rel: &str, bytes: &[u8]) -> Result<(), FilesError> {
         let target = self.path_of(rel)?;
+        self.touch(rel);
         if fs::read(&target).is_ok_and(|old| old == bytes) {
             return Ok(());
         }
@@ -204,6 +265,7 @@ impl FilesTarget {
         let mut dirs = BTreeSet::new();
         for rel in paths {
             let p = self.path_of(rel)?;
+            self.touch(rel);
             match fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -364,6 +426,80 @@ mod tests {
         assert!(
             !tmp.path().join("wb").exists(),
             "nothing left once the components are gone"
+        );
+    }
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    #[test]
+    fn with_git_each_change_of_a_workbench_is_one_commit_of_its_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path();
+        git(repo, &["init", "-q", "-b", "main"]);
+        git(repo, &["config", "commit.gpgsign", "false"]);
+        let out = repo.join("gitops");
+        let t = FilesTarget::new(out.clone()).with_git(Some(CommitOptions {
+            author: Some("ipai <ipai@example.com>".into()),
+            message: None,
+        }));
+        let r = Renderer::embedded().unwrap();
+        let apply = |files: &BTreeMap<String, String>, stale: &BTreeSet<String>| {
+            t.locked("wb", |t| {
+                t.sync(files, stale)?;
+                t.refresh_aggregates("wb", &r)
+            })
+            .unwrap()
+        };
+        let v1 = files(&[
+            ("wb/kubernetes/base/kustomization.yaml", "resources: []\n"),
+            ("wb/workbench.json", "{}\n"),
+        ]);
+        apply(&v1, &BTreeSet::new());
+        std::fs::write(out.join("wb/notes.txt"), "mine\n").unwrap();
+        assert_eq!(
+            git(repo, &["log", "--format=%s|%an"]),
+            "ipai: update wb|ipai"
+        );
+        assert_eq!(
+            git(repo, &["show", "--name-only", "--format=", "HEAD"]),
+            "gitops/wb/kubernetes/base/kustomization.yaml\ngitops/wb/kubernetes/kustomization.yaml\ngitops/wb/workbench.json"
+        );
+
+        apply(&v1, &BTreeSet::new());
+        assert_eq!(
+            git(repo, &["rev-list", "--count", "HEAD"]),
+            "1",
+            "no change, no commit"
+        );
+
+        // A hand edit is repaired and the repair committed; a dropped file's removal too.
+        std::fs::write(out.join("wb/workbench.json"), "edited\n").unwrap();
+        git(
+            repo,
+            &["-c", "user.name=me", "-c", "user.email=me@example.com"]
+                .into_iter()
+                .chain(["commit", "-qam", "hand edit"])
+                .collect::<Vec<_>>(),
+        );
+        let v2 = files(&[("wb/workbench.json", "{}\n")]);
+        apply(&v2, &v1.keys().cloned().collect());
+        assert_eq!(
+            git(repo, &["show", "--name-status", "--format=%s", "HEAD"]),
+            "ipai: update wb\n\nD\tgitops/wb/kubernetes/base/kustomization.yaml\nD\tgitops/wb/kubernetes/kustomization.yaml\nM\tgitops/wb/workbench.json"
+        );
+        assert_eq!(
+            git(repo, &["status", "--porcelain"]),
+            "?? gitops/wb/notes.txt",
+            "the user's file is neither committed nor touched"
         );
     }
 }

@@ -39,8 +39,26 @@ pub enum GitError {
 pub struct CommitOptions {
     /// `Name <email>`; when unset, git's configured identity.
     pub author: Option<String>,
-    /// The commit message.
-    pub message: String,
+    /// The commit message; `ipai: update <workbench>` when unset.
+    pub message: Option<String>,
+}
+
+impl CommitOptions {
+    /// The message of a commit of `workbench`'s files.
+    pub fn message_for(&self, workbench: &str) -> String {
+        self.message
+            .clone()
+            .unwrap_or_else(|| format!("ipai: update {workbench}"))
+    }
+}
+
+/// `Ok` when `dir` is inside a git work tree; otherwise why not.
+pub fn work_tree(dir: &Path) -> Result<(), String> {
+    match git(dir, &["rev-parse", "--is-inside-work-tree"], NO_PATHS) {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).trim() == "true" => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// True when `author` has the `Name <email>` form git expects.
@@ -60,11 +78,11 @@ pub fn valid_author(author: &str) -> bool {
 pub fn commit_paths(
     root: &Path,
     paths: &[String],
-    opts: &CommitOptions,
+    author: Option<&str>,
+    message: &str,
 ) -> Result<Option<String>, GitError> {
     let _one_at_a_time = COMMITS.lock().unwrap_or_else(|p| p.into_inner());
-    let inside = git(root, &["rev-parse", "--is-inside-work-tree"], NO_PATHS);
-    if !inside.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true") {
+    if work_tree(root).is_err() {
         return Err(GitError::NotARepository(root.display().to_string()));
     }
     let (present, gone): (Vec<&String>, Vec<&String>) =
@@ -95,16 +113,16 @@ pub fn commit_paths(
         Some(1) => {}
         _ => return Err(failed(&["diff", "--cached"], &diff)),
     }
-    let mut args = vec!["commit", "-q", "--only", "-m", opts.message.as_str()];
+    let mut args = vec!["commit", "-q", "--only", "-m", message];
     let author_arg;
-    if let Some(a) = &opts.author {
+    if let Some(a) = author {
         author_arg = format!("--author={a}");
         args.push(&author_arg);
     }
     args.push("--");
     let mut cmd = command(root, &args, &touched);
     // Without a configured identity git refuses to commit; the author stands in.
-    if let Some(a) = &opts.author
+    if let Some(a) = author
         && !git(root, &["var", "GIT_COMMITTER_IDENT"], NO_PATHS).is_ok_and(|o| o.status.success())
         && let Some((name, email)) = a.split_once('<')
     {
@@ -199,11 +217,12 @@ mod tests {
         (dir, out)
     }
 
-    fn opts() -> CommitOptions {
-        CommitOptions {
+    fn commit(root: &Path, paths: &[String]) -> Result<Option<String>, GitError> {
+        let opts = CommitOptions {
             author: Some("ipai bot <ipai@example.com>".into()),
-            message: "ipai: update wb".into(),
-        }
+            message: None,
+        };
+        commit_paths(root, paths, opts.author.as_deref(), &opts.message_for("wb"))
     }
 
     fn paths(p: &[&str]) -> Vec<String> {
@@ -222,9 +241,7 @@ mod tests {
         std::fs::write(out.join("wb/mine.txt"), "hand-written\n").unwrap();
 
         let owned = paths(&["wb/kubernetes/a.yaml", "wb/workbench.json"]);
-        let first = commit_paths(&out, &owned, &opts())
-            .unwrap()
-            .expect("a commit");
+        let first = commit(&out, &owned).unwrap().expect("a commit");
         assert_eq!(sh(repo, &["rev-parse", "HEAD"]), first);
         assert_eq!(
             sh(
@@ -243,19 +260,13 @@ mod tests {
             "?? out/wb/mine.txt"
         );
 
-        assert_eq!(
-            commit_paths(&out, &owned, &opts()).unwrap(),
-            None,
-            "nothing changed"
-        );
+        assert_eq!(commit(&out, &owned).unwrap(), None, "nothing changed");
         assert_eq!(sh(repo, &["rev-list", "--count", "HEAD"]), "1");
 
         // A changed file and a deleted one: one commit with both.
         std::fs::write(out.join("wb/kubernetes/a.yaml"), "a2\n").unwrap();
         std::fs::remove_file(out.join("wb/workbench.json")).unwrap();
-        let second = commit_paths(&out, &owned, &opts())
-            .unwrap()
-            .expect("a commit");
+        let second = commit(&out, &owned).unwrap().expect("a commit");
         assert_ne!(first, second);
         assert_eq!(
             sh(repo, &["show", "--name-status", "--format=", "HEAD"]),
@@ -263,13 +274,13 @@ mod tests {
         );
         // Deleted and never committed: nothing to do.
         let never = paths(&["wb/kubernetes/never.yaml"]);
-        assert_eq!(commit_paths(&out, &never, &opts()).unwrap(), None);
+        assert_eq!(commit(&out, &never).unwrap(), None);
     }
 
     #[test]
     fn outside_a_repository_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = commit_paths(dir.path(), &paths(&["x"]), &opts()).unwrap_err();
+        let err = commit(dir.path(), &paths(&["x"])).unwrap_err();
         assert!(matches!(err, GitError::NotARepository(_)), "{err}");
     }
 
