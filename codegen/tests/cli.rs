@@ -55,6 +55,12 @@ fn render_writes_exactly_the_expansion() {
         ]);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
         assert_eq!(tree(out.path()), common::expand(&spec).files, "{name}");
+        let top = out.path().join("ipai/kubernetes/kustomization.yaml");
+        if name == "seed.yaml" {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&top).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644, "readable like the provider's files");
+        }
     }
 }
 

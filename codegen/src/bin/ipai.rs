@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -197,6 +198,8 @@ fn write_tree(
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut tmp = tempfile::Builder::new().prefix(".ipai-").tempfile_in(dir)?;
         tmp.write_all(contents.as_bytes())?;
+        // tempfile creates 0600; generated files are as readable as the provider's.
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644))?;
         tmp.persist(&target)
             .with_context(|| format!("cannot write {}", target.display()))?;
         written += 1;
