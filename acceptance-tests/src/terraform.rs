@@ -267,6 +267,11 @@ impl Workspace {
         })
     }
 
+    /// The temporary directory holding `work/` (the working directory) and `out/`.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The terraform working directory (holds `main.tf` and the state).
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("work")
@@ -479,6 +484,22 @@ pub fn hcl_string(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Copies the directory tree `from` to `to` (created as needed), e.g. examples into a
+/// workspace.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Every regular file under `dir`, as sorted paths relative to it (empty when `dir` is absent).
