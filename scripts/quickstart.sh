@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline quickstart: builds the provider, applies examples/quickstart with a dev_overrides
 # CLI config and shows what was generated under examples/quickstart/generated.
+# `bash scripts/quickstart.sh destroy` removes it all again.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -15,6 +16,10 @@ trap 'rm -f "$TF_CLI_CONFIG_FILE"' EXIT
 cd examples/quickstart
 echo "==> $terraform init (offline: the only provider is the local build)"
 "$terraform" init -input=false >/dev/null
+if [ "${1:-}" = destroy ]; then
+    "$terraform" destroy -auto-approve -input=false
+    exit 0
+fi
 echo "==> $terraform apply"
 "$terraform" apply -auto-approve -input=false
 
@@ -34,5 +39,4 @@ first_manifest="$(find generated/quickstart/kubernetes -name '*.yaml' -path '*ba
 first_migration="$(find generated/quickstart/supabase -name '*.sql' 2>/dev/null | sort | head -n 1)"
 [ -n "$first_migration" ] && show "$first_migration" 30
 echo
-echo "Run it again: the second apply changes nothing. Clean up with:"
-echo "  (cd examples/quickstart && TF_CLI_CONFIG_FILE=... terraform destroy)  or  rm -rf examples/quickstart/{generated,.terraform,terraform.tfstate*}"
+echo "Run it again: the second apply changes nothing. Remove it all: bash scripts/quickstart.sh destroy"
