@@ -14,8 +14,10 @@ use_dev_override "$(dirname "$provider")"
 trap 'rm -f "$TF_CLI_CONFIG_FILE"' EXIT
 
 cd examples/quickstart
-echo "==> $terraform init (offline: the only provider is the local build)"
-"$terraform" init -input=false >/dev/null
+# `get` installs the local module; `init` is not needed with dev_overrides (and older
+# Terraform versions would look the overridden provider up in the registry, failing offline).
+echo "==> $terraform get"
+"$terraform" get >/dev/null
 if [ "${1:-}" = destroy ]; then
     "$terraform" destroy -auto-approve -input=false
     exit 0
