@@ -51,15 +51,12 @@ fn main() -> Result<()> {
         }
     };
     let terraform = terraform_bin()?;
-    let version = Command::new(terraform).arg("version").output()?;
+    let version = Workspace::with(terraform, &provider)?.run_ok(&["version"])?;
     println!("provider:  {}", provider.display());
     println!(
         "terraform: {} ({})",
         terraform.display(),
-        String::from_utf8_lossy(&version.stdout)
-            .lines()
-            .next()
-            .unwrap_or("?")
+        version.stdout.lines().next().unwrap_or("?")
     );
     println!("cores:     {}", std::thread::available_parallelism()?);
 
