@@ -179,8 +179,13 @@ impl TestPostgres {
 
     /// Connection URL of `user` (trust authentication) on database `postgres`.
     pub fn url_as(&self, user: &str) -> String {
+        self.url_of("postgres", user)
+    }
+
+    /// Connection URL of `user` on database `db`.
+    pub fn url_of(&self, db: &str, user: &str) -> String {
         format!(
-            "postgres://{user}@127.0.0.1:{}/postgres?sslmode=disable",
+            "postgres://{user}@127.0.0.1:{}/{db}?sslmode=disable",
             self.port
         )
     }

@@ -32,6 +32,13 @@ pub struct ProviderConfig {
     /// change, for GitOps (Flux or Argo CD then apply them).
     #[serde(default)]
     pub git: Option<GitConfig>,
+    /// PostgreSQL connection string of the workbench's Supabase database
+    /// (`postgres://user:password@host:5432/postgres?sslmode=require`). When set,
+    /// `ipai_medallion_layer` applies its migrations there and reads the catalog back;
+    /// without it only the migration files are written.
+    #[serde(default)]
+    #[schemars(extend("x-sensitive" = true))]
+    pub database_url: Option<String>,
 }
 
 /// `git = { commit = true, author = "...", message = "..." }`.
@@ -188,6 +195,7 @@ mod tests {
             output_dir: dir.display().to_string(),
             templates_dir: None,
             git: None,
+            database_url: None,
         }
     }
 

@@ -222,3 +222,161 @@ pub fn medallion_layers(
     }
     Ok(exp)
 }
+
+/// A spec that describes `m` (for import): tables with their columns, keys, rules, indexes
+/// and comments, views, grants and policies as the catalog prints them. Policies named like
+/// a preset become that preset; the others become custom policies.
+pub fn spec_from_model(m: &LayerModel) -> MedallionLayerSpec {
+    use crate::spec::medallion::{
+        CheckSpec, ColumnSpec, ForeignKeySpec, GrantSpec, IndexSpec, PolicySpec, RlsSpec,
+        TableSpec, ViewSpec,
+    };
+    use model::ConstraintKind;
+    let strip = |name: &str, table: &str, suffix: &str| {
+        name.strip_prefix(&format!("{table}_"))
+            .and_then(|n| n.strip_suffix(suffix))
+            .unwrap_or(name)
+            .to_owned()
+    };
+    let tables = m
+        .tables
+        .iter()
+        .map(|t| TableSpec {
+            name: t.name.clone(),
+            columns: t
+                .columns
+                .iter()
+                .map(|c| ColumnSpec {
+                    name: c.name.clone(),
+                    r#type: c.r#type.clone(),
+                    nullable: c.nullable,
+                    default: c.default.clone(),
+                    comment: c.comment.clone(),
+                })
+                .collect(),
+            primary_key: t
+                .constraints
+                .iter()
+                .find(|c| c.kind == ConstraintKind::PrimaryKey)
+                .map(|c| c.columns.clone())
+                .unwrap_or_default(),
+            unique: t
+                .constraints
+                .iter()
+                .filter(|c| c.kind == ConstraintKind::Unique)
+                .map(|c| c.columns.clone())
+                .collect(),
+            checks: t
+                .constraints
+                .iter()
+                .filter(|c| c.kind == ConstraintKind::Check)
+                .map(|c| CheckSpec {
+                    name: strip(&c.name, &t.name, "_check"),
+                    expression: c.expression.clone().unwrap_or_default(),
+                })
+                .collect(),
+            foreign_keys: t
+                .foreign_keys
+                .iter()
+                .map(|f| ForeignKeySpec {
+                    columns: f.columns.clone(),
+                    references_table: f.ref_table.clone().unwrap_or_default(),
+                    references_columns: f.ref_columns.clone(),
+                    on_delete: f
+                        .on_delete
+                        .as_deref()
+                        .unwrap_or("NO ACTION")
+                        .to_lowercase()
+                        .replace(' ', "_"),
+                })
+                .collect(),
+            indexes: t
+                .indexes
+                .iter()
+                .map(|i| IndexSpec {
+                    name: Some(i.name.clone()),
+                    columns: i.columns.clone(),
+                    unique: i.unique,
+                    method: i.method.clone(),
+                })
+                .collect(),
+            retention_column: t.retention_column.clone(),
+            comment: t.comment.clone(),
+        })
+        .collect();
+    let views = m
+        .views
+        .iter()
+        .map(|v| ViewSpec {
+            name: v.name.clone(),
+            query: v.query.clone(),
+            comment: v.comment.clone(),
+        })
+        .collect();
+    let presets: Vec<String> = ["service_role_full_access", "authenticated_read_only"]
+        .into_iter()
+        .filter(|p| {
+            !m.tables.is_empty()
+                && m.tables
+                    .iter()
+                    .all(|t| t.policies.iter().any(|x| x.name == *p))
+        })
+        .map(String::from)
+        .collect();
+    let policies = m
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.policies
+                .iter()
+                .filter(|p| !presets.contains(&p.name))
+                .map(|p| PolicySpec {
+                    name: p.name.clone(),
+                    table: t.name.clone(),
+                    command: p.command.to_lowercase(),
+                    roles: p.roles.clone(),
+                    using: p.using.clone(),
+                    with_check: p.with_check.clone(),
+                    restrictive: p.restrictive,
+                })
+        })
+        .collect();
+    let mut grants = Vec::new();
+    for (name, g) in m
+        .tables
+        .iter()
+        .map(|t| (&t.name, &t.grants))
+        .chain(m.views.iter().map(|v| (&v.name, &v.grants)))
+    {
+        for (role, privs) in g {
+            grants.push(GrantSpec {
+                role: role.clone(),
+                privileges: model::TABLE_PRIVILEGES
+                    .iter()
+                    .filter(|p| privs.contains(**p))
+                    .map(|p| p.to_lowercase())
+                    .collect(),
+                objects: Some(vec![name.clone()]),
+            });
+        }
+    }
+    MedallionLayerSpec {
+        workbench: m.workbench.clone(),
+        layer: m.layer,
+        schema: m.schema.clone(),
+        tables,
+        views,
+        retention_days: Some(m.retention_days.unwrap_or(0)),
+        comment: m.comment.clone(),
+        rls: RlsSpec {
+            enabled: m.tables.iter().all(|t| t.rls),
+            presets,
+            policies,
+            ..RlsSpec::default()
+        },
+        grants: Some(grants),
+        deletion_protection: true,
+        force_destroy: false,
+        allow_destructive_changes: false,
+    }
+}

@@ -68,9 +68,13 @@ pub async fn introspect(
             .get(0);
         let columns = columns(client, &qualified).await?;
         if kind == "v" {
+            let query: String = client
+                .query_one("SELECT pg_get_viewdef($1::text::regclass)", &[&qualified])
+                .await?
+                .get(0);
             model.views.push(ViewModel {
                 name,
-                query: String::new(),
+                query: query.trim().trim_end_matches(';').to_owned(),
                 columns: columns.into_iter().map(|c| c.name).collect(),
                 grants,
                 comment,

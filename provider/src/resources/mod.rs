@@ -1,13 +1,17 @@
 //! The resource types, one module each. To add one: implement
 //! [`crate::framework::Resource`] for its codegen spec and add it to [`registry`].
 
+pub mod medallion;
 pub mod workbench;
 
 use crate::framework::{Registry, register};
 
 /// Every resource type the provider serves.
 pub fn registry() -> Registry {
-    Registry::of(vec![register(workbench::Workbench)])
+    Registry::of(vec![
+        register(workbench::Workbench),
+        register(medallion::MedallionLayer),
+    ])
 }
 
 /// Runs blocking file-system work off the async workers; a panic inside stays a panic

@@ -1,0 +1,171 @@
+//! `ipai_medallion_layer` through the real terraform CLI against a throwaway PostgreSQL 15:
+//! apply, empty re-plan, a column added in place, a destructive change refused, import,
+//! destroy refused by deletion protection, destroy with the flags.
+
+use anyhow::Result;
+use ipai_acceptance_tests::postgres::TestPostgres;
+use ipai_acceptance_tests::terraform::Workspace;
+
+fn config(ws: &Workspace, pg: &TestPostgres, extra_column: &str, flags: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    ipai = {{ source = "insightpulseai/ipai" }}
+  }}
+}}
+
+provider "ipai" {{
+  output_dir   = {out}
+  database_url = "{url}"
+}}
+
+resource "ipai_workbench" "main" {{
+  name = "acc"
+}}
+
+resource "ipai_medallion_layer" "silver" {{
+  workbench = ipai_workbench.main.id
+  layer     = "silver"
+  schema    = "sales"
+  {flags}
+  tables = [{{
+    name = "orders"
+    columns = [
+      {{ name = "id", type = "text", nullable = false }},
+      {{ name = "amount", type = "numeric(12,2)", nullable = false }},
+      {{ name = "note", type = "text" }},
+      {extra_column}
+    ]
+    primary_key = ["id"]
+    checks      = [{{ name = "amount_positive", expression = "amount > 0" }}]
+  }}]
+}}
+"#,
+        out = ws.hcl_path(&ws.output_dir()),
+        url = pg.url(),
+    )
+}
+
+#[test]
+#[ignore = "unfinished: did not complete within 5 minutes on the shared machine; not yet diagnosed"]
+fn medallion_layer_lifecycle() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+
+    ws.write_config(&config(&ws, &pg, "", ""))?;
+    let applied = ws.apply()?;
+    assert!(applied.contains("2 added"), "{applied}");
+    assert_eq!(
+        pg.psql("SELECT to_regclass('sales.orders') IS NOT NULL")?
+            .trim(),
+        "t"
+    );
+    let files = std::fs::read_dir(ws.output_dir().join("acc/supabase/migrations"))?.count();
+    assert!(files >= 2, "metadata and layer migrations are written");
+    let noop = ws.plan()?;
+    assert_eq!(noop.code, 0, "second plan must show no changes:\n{noop}");
+
+    // A new column: updated in place, rows kept.
+    pg.psql("INSERT INTO sales.orders (id, amount) VALUES ('o1', 10)")?;
+    let channel = r#"{ name = "channel", type = "text", default = "'web'" },"#;
+    ws.write_config(&config(&ws, &pg, channel, ""))?;
+    let planned = ws.plan()?;
+    assert_eq!(planned.code, 2, "{planned}");
+    assert!(planned.contains("1 to change"), "{planned}");
+    let applied = ws.apply()?;
+    assert!(applied.contains("1 changed"), "{applied}");
+    assert_eq!(pg.psql("SELECT channel FROM sales.orders")?.trim(), "web");
+    assert_eq!(ws.plan()?.code, 0);
+
+    // Dropping a column is refused at plan, naming what would be lost.
+    ws.write_config(&config(&ws, &pg, "", ""))?;
+    let refused = ws.plan_err()?;
+    assert!(refused.contains("Destructive change refused"), "{refused}");
+    assert!(
+        refused.contains("drop column sales.orders.channel"),
+        "{refused}"
+    );
+    ws.write_config(&config(&ws, &pg, channel, ""))?;
+
+    // Import rebuilds the state from the catalog.
+    ws.run_ok(&["state", "rm", "-no-color", "ipai_medallion_layer.silver"])?;
+    ws.import("ipai_medallion_layer.silver", "acc/sales/silver")?;
+    assert!(
+        ws.state_show("ipai_medallion_layer.silver")?
+            .contains("acc/sales/silver")
+    );
+
+    // Destroy is refused while deletion protection is on; nothing is dropped.
+    let refused = ws.run_err(&["destroy", "-auto-approve", "-no-color"])?;
+    assert!(refused.contains("Deletion protection is on"), "{refused}");
+    assert_eq!(pg.psql("SELECT count(*) FROM sales.orders")?.trim(), "1");
+
+    // With protection off the table holding a row still needs force_destroy.
+    ws.write_config(&config(&ws, &pg, channel, "deletion_protection = false"))?;
+    ws.apply()?;
+    let refused = ws.run_err(&["destroy", "-auto-approve", "-no-color"])?;
+    assert!(refused.contains("force_destroy"), "{refused}");
+    assert_eq!(pg.psql("SELECT count(*) FROM sales.orders")?.trim(), "1");
+    ws.write_config(&config(
+        &ws,
+        &pg,
+        channel,
+        "deletion_protection = false\n  force_destroy = true",
+    ))?;
+    ws.apply()?;
+    ws.destroy()?;
+    assert_eq!(
+        pg.psql("SELECT to_regclass('sales.orders') IS NULL")?
+            .trim(),
+        "t"
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_input_is_reported_at_plan_and_nothing_runs() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+    let hcl = format!(
+        r#"
+terraform {{
+  required_providers {{
+    ipai = {{ source = "insightpulseai/ipai" }}
+  }}
+}}
+
+provider "ipai" {{
+  output_dir   = {out}
+  database_url = "{url}"
+}}
+
+resource "ipai_medallion_layer" "bad" {{
+  workbench = "nowhere"
+  layer     = "silver"
+  tables = [{{
+    name        = "bad;name"
+    columns     = [{{ name = "id", type = "money" }}]
+    primary_key = ["id"]
+  }}]
+}}
+"#,
+        out = ws.hcl_path(&ws.output_dir()),
+        url = pg.url(),
+    );
+    ws.write_config(&hcl)?;
+    let run = ws.plan_err()?;
+    for needle in [
+        "Unknown workbench",
+        "Invalid identifier",
+        "Unknown column type",
+    ] {
+        assert!(run.contains(needle), "{needle}:\n{run}");
+    }
+    assert_eq!(
+        pg.psql("SELECT to_regclass('ip_workbench.tables') IS NULL")?
+            .trim(),
+        "t"
+    );
+    Ok(())
+}

@@ -1,0 +1,112 @@
+# The seed's scout medallion: raw POS transactions land in bronze as JSONB, are validated
+# into silver, summarised monthly in gold and exposed to retrieval in platinum.
+
+locals {
+  # Each category quoted as a SQL literal (single quotes doubled) for the CHECK rule.
+  categories_sql = join(", ", [for c in var.allowed_categories : "'${replace(c, "'", "''")}'"])
+}
+
+resource "ipai_medallion_layer" "bronze" {
+  workbench           = var.workbench
+  layer               = "bronze"
+  schema              = var.schema
+  retention_days      = 90
+  deletion_protection = var.deletion_protection
+  comment             = "Raw transactions as received from the POS feeds."
+
+  # No columns: the raw ingestion columns id, source, payload (jsonb), batch_id, ingested_at.
+  tables = [
+    { name = "bronze_transactions", comment = "Raw POS transactions, one JSON payload per row." },
+  ]
+}
+
+resource "ipai_medallion_layer" "silver" {
+  workbench           = var.workbench
+  layer               = "silver"
+  schema              = var.schema
+  retention_days      = 730
+  deletion_protection = var.deletion_protection
+
+  tables = [{
+    name    = "silver_validated_transactions"
+    comment = "Transactions that passed validation."
+    columns = [
+      { name = "transaction_id", type = "text", nullable = false },
+      { name = "bronze_id", type = "uuid", nullable = false },
+      { name = "store_id", type = "text", nullable = false },
+      { name = "category", type = "text", nullable = false },
+      { name = "amount", type = "numeric(12,2)", nullable = false },
+      { name = "txn_date", type = "date", nullable = false },
+      { name = "validated_at", type = "timestamptz", nullable = false, default = "now()" },
+    ]
+    # The unique transaction id.
+    primary_key = ["transaction_id"]
+    unique      = [["bronze_id"]]
+    checks = [
+      { name = "amount_positive", expression = "amount > 0" },
+      { name = "date_not_future", expression = "txn_date <= current_date" },
+      { name = "category_allowed", expression = "category in (${local.categories_sql})" },
+    ]
+    indexes          = [{ columns = ["txn_date"] }, { columns = ["store_id", "txn_date"] }]
+    retention_column = "validated_at"
+  }]
+
+  depends_on = [ipai_medallion_layer.bronze]
+}
+
+resource "ipai_medallion_layer" "gold" {
+  workbench           = var.workbench
+  layer               = "gold"
+  schema              = var.schema
+  retention_days      = 1825
+  deletion_protection = var.deletion_protection
+
+  tables = [{
+    name    = "gold_monthly_summary"
+    comment = "Monthly totals per store and category."
+    columns = [
+      { name = "month", type = "date", nullable = false },
+      { name = "store_id", type = "text", nullable = false },
+      { name = "category", type = "text", nullable = false },
+      { name = "total_amount", type = "numeric(14,2)", nullable = false, default = "0" },
+      { name = "transaction_count", type = "bigint", nullable = false, default = "0" },
+      { name = "refreshed_at", type = "timestamptz", nullable = false, default = "now()" },
+    ]
+    primary_key      = ["month", "store_id", "category"]
+    retention_column = "month"
+  }]
+
+  views = [{
+    name    = "gold_monthly_growth"
+    comment = "Month-over-month growth of each store and category."
+    query   = <<-SQL
+      select month, store_id, category, total_amount,
+             lag(total_amount) over (partition by store_id, category order by month) as previous_amount,
+             round(100 * (total_amount - lag(total_amount) over (partition by store_id, category order by month))
+                   / nullif(lag(total_amount) over (partition by store_id, category order by month), 0), 2) as growth_pct
+      from gold_monthly_summary
+    SQL
+  }]
+
+  depends_on = [ipai_medallion_layer.silver]
+}
+
+resource "ipai_medallion_layer" "platinum" {
+  workbench           = var.workbench
+  layer               = "platinum"
+  schema              = var.schema
+  deletion_protection = var.deletion_protection
+
+  views = [{
+    name    = "platinum_transaction_embeddings"
+    comment = "Text to embed for retrieval, one document per validated transaction."
+    query   = <<-SQL
+      select t.transaction_id as id,
+             concat_ws(' ', 'store', t.store_id, 'category', t.category, 'amount', t.amount::text, 'on', t.txn_date::text) as content,
+             jsonb_build_object('store_id', t.store_id, 'category', t.category, 'txn_date', t.txn_date) as metadata
+      from silver_validated_transactions as t
+    SQL
+  }]
+
+  depends_on = [ipai_medallion_layer.gold]
+}

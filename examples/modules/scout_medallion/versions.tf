@@ -1,0 +1,7 @@
+terraform {
+  required_providers {
+    ipai = {
+      source = "insightpulseai/ipai"
+    }
+  }
+}

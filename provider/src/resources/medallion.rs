@@ -1,0 +1,351 @@
+//! `ipai_medallion_layer`: one layer of a medallion schema in the workbench's Supabase
+//! Postgres. Plan validates the layer against its workbench and the lower layers (from their
+//! summary files under `output_dir`) and computes the migration, refusing data loss; apply
+//! runs it through the postgres applier when `database_url` is set and always writes the
+//! migration files; read introspects the catalog so hand changes show as drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipai_codegen::expand::workbench_summary_path;
+use ipai_codegen::spec::MedallionLayerSpec;
+use ipai_codegen::spec::medallion::Layer;
+use ipai_codegen::supabase::{self, LayerContext, LayerModel, LayerSummary, plan, summary_path};
+use ipai_codegen::{AttrPath, Diagnostics, Expansion, Migration};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Context;
+use crate::diagnostics;
+use crate::framework::Resource;
+use crate::postgres::{self, Postgres, introspect};
+use crate::resources::blocking;
+
+/// The `ipai_medallion_layer` resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MedallionLayer;
+
+/// What the provider computes for a layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MedallionLayerComputed {
+    /// `<workbench>/<schema>/<layer>`; also the import id and the ledger key in
+    /// `ip_workbench.migrations`.
+    pub id: String,
+    /// Number of the latest migration of the layer: 0 created it, each change adds one.
+    pub generation: i64,
+    /// The layer as last applied or observed in the catalog (JSON): the base the next change
+    /// is planned from. A change made by hand in the database shows here as drift.
+    pub applied_model: String,
+    /// SHA-256 (hex) of every file the layer wrote, keyed by its path relative to
+    /// `output_dir` (its migrations and its summary).
+    pub files: BTreeMap<String, String>,
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Diagnostics {
+    diagnostics::error(AttrPath::root(), what, format!("{e}."))
+}
+
+fn pg_error(e: postgres::Error) -> Diagnostics {
+    let path = match e {
+        postgres::Error::NotEmpty(_) => AttrPath::attr("force_destroy"),
+        postgres::Error::Url(_) | postgres::Error::Connect(_) | postgres::Error::Tls(_) => {
+            AttrPath::root()
+        }
+        _ => AttrPath::root(),
+    };
+    diagnostics::error(path, "Database operation failed", format!("{e}."))
+}
+
+async fn read_file(ctx: &Context, path: String) -> Result<Option<String>, Diagnostics> {
+    let target = ctx.files.clone();
+    blocking(move || target.read(&path))
+        .await
+        .map_err(|e| internal("Reading the output directory failed", e))
+}
+
+/// The workbench (when its summary is there) and the other layers of the same schema.
+async fn layer_context(
+    ctx: &Context,
+    spec: &MedallionLayerSpec,
+) -> Result<LayerContext, Diagnostics> {
+    let mut out = LayerContext::default();
+    let wb = read_file(ctx, workbench_summary_path(&spec.workbench)).await?;
+    out.workbenches = Some(if wb.is_some() {
+        BTreeSet::from([spec.workbench.clone()])
+    } else {
+        BTreeSet::new()
+    });
+    for layer in Layer::ALL.into_iter().filter(|l| *l != spec.layer) {
+        let path = summary_path(&spec.workbench, &spec.schema, layer);
+        if let Some(text) = read_file(ctx, path).await?
+            && let Ok(s) = serde_json::from_str::<LayerSummary>(&text)
+        {
+            out.relations.extend(s.relations);
+        }
+    }
+    Ok(out)
+}
+
+async fn connect(ctx: &Context) -> Result<Option<Postgres>, Diagnostics> {
+    match &ctx.config.database_url {
+        None => Ok(None),
+        Some(url) => Postgres::connect(url).await.map(Some).map_err(|e| {
+            diagnostics::error(
+                AttrPath::attr("database_url"),
+                "Cannot connect to the database",
+                format!("{e}."),
+            )
+        }),
+    }
+}
+
+/// Everything plan and apply share: the new model, the migration (if any) and the files.
+struct Planned {
+    computed: MedallionLayerComputed,
+    migration: Option<Migration>,
+    expansion: Expansion,
+}
+
+fn parse_model(text: &str) -> Result<LayerModel, Diagnostics> {
+    serde_json::from_str(text).map_err(|e| internal("The state's applied_model is unreadable", e))
+}
+
+async fn plan_layer(
+    ctx: &Context,
+    spec: &MedallionLayerSpec,
+    prior: Option<&MedallionLayerComputed>,
+) -> Result<Planned, Diagnostics> {
+    let lctx = layer_context(ctx, spec).await?;
+    let (model, d) = supabase::layer_model(spec, &lctx);
+    let Some(model) = model else {
+        return Err(d);
+    };
+    let renderer = ctx.renderer()?;
+    let (generation, change, mut files) = match prior {
+        Some(p) => {
+            let prev = parse_model(&p.applied_model)?;
+            let change = supabase::plan_change(&prev, &model, spec.allow_destructive_changes)?;
+            let generation = if change.is_empty() {
+                p.generation
+            } else {
+                p.generation + 1
+            };
+            (generation, change, p.files.clone())
+        }
+        None => {
+            // A layer created again after a destroy continues its ledger's numbering.
+            let next = match connect(ctx).await? {
+                Some(db) => db
+                    .ledger(&model.resource_id())
+                    .await
+                    .map_err(pg_error)?
+                    .len() as i64,
+                None => 0,
+            };
+            (next, plan::create(&model), BTreeMap::new())
+        }
+    };
+    let expansion = supabase::expand_model(&model, &change, generation as u32, &renderer)
+        .map_err(|e| internal("Rendering the migration failed", e))?;
+    files.extend(expansion.file_hashes());
+    Ok(Planned {
+        computed: MedallionLayerComputed {
+            id: model.resource_id(),
+            generation,
+            applied_model: serde_json::to_string(&model)
+                .map_err(|e| internal("Encoding the model failed", e))?,
+            files,
+        },
+        migration: expansion.migrations.first().cloned(),
+        expansion,
+    })
+}
+
+#[async_trait::async_trait]
+impl Resource for MedallionLayer {
+    type Spec = MedallionLayerSpec;
+    type Computed = MedallionLayerComputed;
+
+    const TYPE_NAME: &'static str = "ipai_medallion_layer";
+    const REQUIRES_REPLACE: &'static [&'static str] = &["workbench", "layer", "schema"];
+
+    fn validate(&self, _spec: &MedallionLayerSpec) -> Diagnostics {
+        // Everything needs the lower layers and the workbench: checked at plan.
+        Diagnostics::new()
+    }
+
+    async fn plan(
+        &self,
+        ctx: &Context,
+        spec: &MedallionLayerSpec,
+        prior: Option<&MedallionLayerComputed>,
+    ) -> Result<MedallionLayerComputed, Diagnostics> {
+        Ok(plan_layer(ctx, spec, prior).await?.computed)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        spec: &MedallionLayerSpec,
+        prior: Option<(&MedallionLayerSpec, &MedallionLayerComputed)>,
+    ) -> Result<MedallionLayerComputed, Diagnostics> {
+        let planned = plan_layer(ctx, spec, prior.map(|(_, c)| c)).await?;
+        if let (Some(mut db), Some(m)) = (connect(ctx).await?, &planned.migration) {
+            let renderer = ctx.renderer()?;
+            let meta = supabase::metadata_migration(&renderer)
+                .map_err(|e| internal("Rendering the metadata schema failed", e))?;
+            db.apply(&spec.workbench, supabase::METADATA_RESOURCE, &[meta])
+                .await
+                .map_err(pg_error)?;
+            db.apply(
+                &spec.workbench,
+                &planned.computed.id,
+                std::slice::from_ref(m),
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+        let renderer = ctx.renderer()?;
+        let target = ctx.files.clone();
+        let name = spec.workbench.clone();
+        let files = planned.expansion.files.clone();
+        blocking(move || {
+            target.locked(&name, |t| {
+                t.sync(&files, &BTreeSet::new())?;
+                t.refresh_aggregates(&name, &renderer)
+            })
+        })
+        .await
+        .map_err(|e| internal("Writing the migration files failed", e))?;
+        Ok(planned.computed)
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context,
+        spec: &MedallionLayerSpec,
+        state: &MedallionLayerComputed,
+    ) -> Result<Option<MedallionLayerComputed>, Diagnostics> {
+        let Some(db) = connect(ctx).await? else {
+            return Ok(Some(state.clone()));
+        };
+        let seen = introspect(db.client(), &spec.workbench, &spec.schema, spec.layer)
+            .await
+            .map_err(pg_error)?;
+        let Some(seen) = seen else {
+            return Ok(None);
+        };
+        let applied = parse_model(&state.applied_model)?;
+        if plan::change(&applied, &seen).is_empty() {
+            return Ok(Some(state.clone()));
+        }
+        Ok(Some(MedallionLayerComputed {
+            applied_model: serde_json::to_string(&seen)
+                .map_err(|e| internal("Encoding the model failed", e))?,
+            ..state.clone()
+        }))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &Context,
+        spec: &MedallionLayerSpec,
+        state: &MedallionLayerComputed,
+    ) -> Result<(), Diagnostics> {
+        if spec.deletion_protection {
+            return Err(diagnostics::error(
+                AttrPath::attr("deletion_protection"),
+                "Deletion protection is on",
+                format!(
+                    "Layer {} is protected. Set deletion_protection = false and apply before \
+                     destroying it (and force_destroy = true if its tables hold rows).",
+                    state.id
+                ),
+            ));
+        }
+        if let Some(mut db) = connect(ctx).await? {
+            let model = parse_model(&state.applied_model)?;
+            let renderer = ctx.renderer()?;
+            let drop = supabase::migration(
+                &model,
+                &plan::drop(&model),
+                (state.generation + 1) as u32,
+                &renderer,
+            )
+            .map_err(|e| internal("Rendering the drop failed", e))?;
+            let tables: Vec<String> = model.tables.iter().map(|t| t.name.clone()).collect();
+            db.drop_layer(
+                &spec.workbench,
+                &state.id,
+                &spec.schema,
+                &tables,
+                &drop,
+                spec.force_destroy,
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+        let renderer = ctx.renderer()?;
+        let target = ctx.files.clone();
+        let name = spec.workbench.clone();
+        let owned: Vec<String> = state.files.keys().cloned().collect();
+        blocking(move || {
+            target.locked(&name, |t| {
+                t.remove(owned.iter().map(String::as_str))?;
+                t.refresh_aggregates(&name, &renderer)
+            })
+        })
+        .await
+        .map_err(|e| internal("Removing the migration files failed", e))
+    }
+
+    async fn import(
+        &self,
+        ctx: &Context,
+        id: &str,
+    ) -> Result<(MedallionLayerSpec, MedallionLayerComputed), Diagnostics> {
+        let parts: Vec<&str> = id.split('/').collect();
+        let (workbench, schema, layer) = match parts.as_slice() {
+            [w, s, l] if Layer::parse(l).is_some() => {
+                (*w, *s, Layer::parse(l).unwrap_or(Layer::Bronze))
+            }
+            _ => {
+                return Err(diagnostics::error(
+                    AttrPath::root(),
+                    "Invalid import id",
+                    format!(
+                        "{id:?} is not <workbench>/<schema>/<layer> (layer: bronze, silver, gold or platinum)."
+                    ),
+                ));
+            }
+        };
+        let Some(db) = connect(ctx).await? else {
+            return Err(diagnostics::error(
+                AttrPath::attr("database_url"),
+                "Import needs the database",
+                "A layer is imported from the database catalog; set the provider's database_url.",
+            ));
+        };
+        let seen = introspect(db.client(), workbench, schema, layer)
+            .await
+            .map_err(pg_error)?
+            .ok_or_else(|| {
+                diagnostics::error(
+                    AttrPath::root(),
+                    "Layer not found",
+                    format!("The database has no {} layer of workbench {workbench:?} in schema {schema:?} (ip_workbench.tables lists none).", layer.as_str()),
+                )
+            })?;
+        let generation = db.ledger(id).await.map_err(pg_error)?.len() as i64 - 1;
+        let spec = supabase::spec_from_model(&seen);
+        Ok((
+            spec,
+            MedallionLayerComputed {
+                id: id.to_owned(),
+                generation: generation.max(0),
+                applied_model: serde_json::to_string(&seen)
+                    .map_err(|e| internal("Encoding the model failed", e))?,
+                files: BTreeMap::new(),
+            },
+        ))
+    }
+}
