@@ -199,7 +199,8 @@ fn write_tree(
         let mut tmp = tempfile::Builder::new().prefix(".ipai-").tempfile_in(dir)?;
         tmp.write_all(contents.as_bytes())?;
         // tempfile creates 0600; generated files are as readable as the provider's.
-        tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
         tmp.persist(&target)
             .with_context(|| format!("cannot write {}", target.display()))?;
         written += 1;
