@@ -17,7 +17,7 @@ use crate::files::FilesTarget;
 use crate::git::{self, CommitOptions};
 
 /// Configures where the workbench's generated files go and which templates render them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Directory the generated files (Kubernetes manifests, Supabase migrations, the
@@ -39,6 +39,18 @@ pub struct ProviderConfig {
     #[serde(default)]
     #[schemars(extend("x-sensitive" = true))]
     pub database_url: Option<String>,
+    /// DigitalOcean API token (sensitive; falls back to the `DIGITALOCEAN_TOKEN`
+    /// environment variable). With a token, `ipai_workbench` also creates and manages its
+    /// DigitalOcean objects (VPC, DOKS cluster, firewall, registry, DNS records, uptime
+    /// checks, project) and checks region and size slugs at plan time; without one it is
+    /// files-only and creates nothing in DigitalOcean.
+    #[serde(default)]
+    #[schemars(extend("x-sensitive" = true))]
+    pub digitalocean_token: Option<String>,
+    /// Base URL of the DigitalOcean API (default `https://api.digitalocean.com`); point it
+    /// at a proxy or a simulator for tests.
+    #[serde(default)]
+    pub api_endpoint: Option<String>,
 }
 
 /// `git = { commit = true, author = "...", message = "..." }`.
@@ -59,6 +71,22 @@ pub struct GitConfig {
     pub message: Option<String>,
 }
 
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token never reaches a log line.
+        f.debug_struct("ProviderConfig")
+            .field("output_dir", &self.output_dir)
+            .field("templates_dir", &self.templates_dir)
+            .field("git", &self.git)
+            .field(
+                "digitalocean_token",
+                &self.digitalocean_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("api_endpoint", &self.api_endpoint)
+            .finish()
+    }
+}
+
 /// What resources work with once the provider is configured.
 #[derive(Debug)]
 pub struct Context {
@@ -67,6 +95,8 @@ pub struct Context {
     /// The files target under `output_dir`.
     pub files: Arc<FilesTarget>,
     renderer: OnceLock<Result<Arc<Renderer>, String>>,
+    /// The DigitalOcean applier, when a token is configured.
+    pub digitalocean: Option<crate::digitalocean::Applier>,
 }
 
 impl Context {
@@ -99,6 +129,32 @@ impl Context {
         if let Some(g) = git {
             check_git(&output_dir, g, &mut d);
         }
+        let mut digitalocean = None;
+        if let Some(token) =
+            crate::digitalocean::Token::resolve(config.digitalocean_token.as_deref())
+        {
+            let mut cfg = crate::digitalocean::ClientConfig::new(token);
+            if let Some(e) = &config.api_endpoint {
+                if !(e.starts_with("https://") || e.starts_with("http://")) {
+                    d.error(
+                        AttrPath::attr("api_endpoint"),
+                        "Invalid API endpoint",
+                        format!(
+                            "{e:?} is not an http(s) URL such as https://api.digitalocean.com."
+                        ),
+                    );
+                }
+                cfg.endpoint = e.clone();
+            }
+            match crate::digitalocean::Client::new(cfg) {
+                Ok(c) => digitalocean = Some(crate::digitalocean::Applier::new(c)),
+                Err(e) => d.error(
+                    AttrPath::attr("api_endpoint"),
+                    "DigitalOcean client cannot start",
+                    e.to_string(),
+                ),
+            }
+        }
         d.into_result(())?;
         let commits = git.map(|g| CommitOptions {
             author: g.author.clone(),
@@ -108,6 +164,7 @@ impl Context {
             files: Arc::new(FilesTarget::new(output_dir).with_git(commits)),
             config,
             renderer: OnceLock::new(),
+            digitalocean,
         })
     }
 
@@ -196,6 +253,8 @@ mod tests {
             templates_dir: None,
             git: None,
             database_url: None,
+            digitalocean_token: None,
+            api_endpoint: None,
         }
     }
 

@@ -366,6 +366,14 @@ impl Applier {
         &self.client
     }
 
+    /// Pause before status read `n` (from 1): short at first, since most operations
+    /// finish quickly, growing to [`Applier::poll_interval`].
+    fn poll_wait(&self, n: u32) -> Duration {
+        Duration::from_millis(200)
+            .saturating_mul(1 << n.min(8))
+            .min(self.poll_interval)
+    }
+
     // ---- finding ------------------------------------------------------------------
 
     fn parent_id(&self, state: &DoState, name: &str) -> Option<String> {
@@ -902,6 +910,7 @@ impl Applier {
             return Ok(());
         };
         let started = Instant::now();
+        let mut polls = 0u32;
         let mut current = live.clone();
         loop {
             let (ready, what) = readiness(obj, &current);
@@ -932,7 +941,8 @@ impl Applier {
                 ));
             }
             tracing::info!(object = %obj.name, state = %what, elapsed_s = started.elapsed().as_secs(), "waiting");
-            tokio::time::sleep(self.poll_interval).await;
+            polls += 1;
+            tokio::time::sleep(self.poll_wait(polls)).await;
             current = match self.get_live(obj, &rec.id, state).await? {
                 Some(v) => v,
                 None => {
@@ -1029,15 +1039,9 @@ impl Applier {
     /// until each is gone. The cluster goes with the load balancers and volumes it
     /// created. Deleted objects leave `state` one by one.
     pub async fn destroy(&self, desired: &[DoObject], state: &mut DoState) -> Result<()> {
-        let mut names: Vec<String> = desired.iter().map(|o| o.name.clone()).collect();
-        for n in state.objects.keys() {
-            if !names.contains(n) {
-                names.push(n.clone());
-            }
-        }
         for obj in desired.iter().rev() {
-            if obj.kind == DoKind::Project && state.created_domain.is_some() {
-                self.delete_created_domain(state).await?;
+            if obj.kind == DoKind::Project {
+                self.delete_created_domain(desired, state).await?;
             }
             if let Some(live) = self.locate(obj, state).await? {
                 let id = id_of(&live).unwrap_or_default();
@@ -1053,11 +1057,36 @@ impl Applier {
         for (name, rec) in leftovers.into_iter().rev() {
             self.delete_recorded(&name, &rec, desired, state).await?;
         }
-        self.delete_created_domain(state).await?;
+        self.delete_created_domain(desired, state).await?;
         Ok(())
     }
 
-    async fn delete_created_domain(&self, state: &mut DoState) -> Result<()> {
+    /// Deletes the DNS domain when this workbench created it, or when, its records gone,
+    /// nothing but DigitalOcean's own SOA and NS records is left in it (a zone that would
+    /// serve nothing; another user's records keep it).
+    async fn delete_created_domain(&self, desired: &[DoObject], state: &mut DoState) -> Result<()> {
+        if state.created_domain.is_none()
+            && let Some(d) = desired
+                .iter()
+                .find(|o| o.kind == DoKind::DomainRecord)
+                .and_then(|o| o.spec["domain"].as_str())
+        {
+            let records = match self
+                .client
+                .list(&format!("/v2/domains/{d}/records"), "domain_records")
+                .await
+            {
+                Ok(r) => r,
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(ApplyError::api(d, e)),
+            };
+            if records
+                .iter()
+                .all(|r| r["type"] == "SOA" || r["type"] == "NS")
+            {
+                state.created_domain = Some(d.to_owned());
+            }
+        }
         if let Some(d) = state.created_domain.clone() {
             self.client
                 .delete(&format!("/v2/domains/{d}"))
@@ -1126,6 +1155,7 @@ impl Applier {
             _ => url.clone(),
         };
         let started = Instant::now();
+        let mut polls = 0u32;
         tracing::info!(object = %name, "deleting");
         loop {
             match self.client.delete(&delete_url).await {
@@ -1137,7 +1167,8 @@ impl Applier {
                         && started.elapsed() < self.timeouts.delete =>
                 {
                     tracing::info!(object = %name, error = %e, "not deletable yet; waiting");
-                    tokio::time::sleep(self.poll_interval).await;
+                    polls += 1;
+                    tokio::time::sleep(self.poll_wait(polls)).await;
                 }
                 Err(e) => return Err(ApplyError::api(name, e)),
             }
@@ -1148,7 +1179,8 @@ impl Applier {
                 match self.client.get_opt(&url).await {
                     Ok(None) => break,
                     Ok(Some(_)) if started.elapsed() < self.timeouts.delete => {
-                        tokio::time::sleep(self.poll_interval).await;
+                        polls += 1;
+                        tokio::time::sleep(self.poll_wait(polls)).await;
                     }
                     Ok(Some(_)) => {
                         return Err(ApplyError::new(

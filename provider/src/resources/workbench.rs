@@ -26,8 +26,15 @@ pub struct WorkbenchComputed {
     /// SHA-256 (hex) of every generated file, keyed by its path relative to `output_dir`.
     /// A file edited or deleted by hand shows here as drift and is repaired by the next apply.
     pub files: BTreeMap<String, String>,
-    /// Estimated monthly DigitalOcean cost of the workbench, in US dollars.
+    /// Estimated monthly DigitalOcean cost of the workbench, in US dollars, from
+    /// DigitalOcean's list prices of the node sizes and the registry tier.
     pub monthly_cost_estimate: f64,
+    /// The workbench's DigitalOcean objects, by name, each with the attributes that are
+    /// kept in step (as JSON). Empty when the provider has no DigitalOcean token (the
+    /// workbench is then files-only). A change made outside Terraform (a pool resized in
+    /// the console, a firewall rule removed) shows here in the next plan, and apply puts
+    /// it back.
+    pub digitalocean: BTreeMap<String, String>,
 }
 
 fn expansion_error(e: ipai_codegen::Error) -> Diagnostics {
@@ -46,11 +53,52 @@ fn expand(ctx: &Context, spec: &WorkbenchSpec) -> Result<Expansion, Diagnostics>
     expand_workbench(spec, &renderer).map_err(expansion_error)
 }
 
-fn computed(spec: &WorkbenchSpec, exp: &Expansion) -> WorkbenchComputed {
+fn computed(ctx: &Context, spec: &WorkbenchSpec, exp: &Expansion) -> WorkbenchComputed {
     WorkbenchComputed {
         id: spec.name.clone(),
         files: exp.file_hashes(),
         monthly_cost_estimate: exp.monthly_cost_cents as f64 / 100.0,
+        digitalocean: if ctx.digitalocean.is_some() {
+            crate::digitalocean::summaries(&exp.digitalocean)
+        } else {
+            BTreeMap::new()
+        },
+    }
+}
+
+/// The applier with the workbench's own time limits.
+fn do_applier(ctx: &Context, spec: &WorkbenchSpec) -> Option<crate::digitalocean::Applier> {
+    ctx.digitalocean.clone().map(|mut a| {
+        a.timeouts = crate::digitalocean::Timeouts::from_spec(&spec.timeouts);
+        a
+    })
+}
+
+fn do_error(e: crate::digitalocean::ApplyError) -> Diagnostics {
+    diagnostics::error(
+        AttrPath::root(),
+        format!("DigitalOcean: {}", e.summary),
+        format!(
+            "{} ({}). Objects already created are tagged ipai-workbench:<name> and are found \
+             again by the next apply or destroy.",
+            e.detail, e.object
+        ),
+    )
+}
+
+/// Without a token nothing in DigitalOcean can be changed; if the workbench already
+/// manages objects there, say so instead of silently leaving them.
+fn require_token(ctx: &Context, prior: Option<&WorkbenchComputed>) -> Result<(), Diagnostics> {
+    match prior {
+        Some(p) if ctx.digitalocean.is_none() && !p.digitalocean.is_empty() => {
+            Err(diagnostics::error(
+                AttrPath::root(),
+                "DigitalOcean token missing",
+                "This workbench manages DigitalOcean objects, but the provider has no \
+             digitalocean_token and DIGITALOCEAN_TOKEN is not set. Configure the token.",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -78,9 +126,19 @@ impl Resource for Workbench {
         &self,
         ctx: &Context,
         spec: &WorkbenchSpec,
-        _prior: Option<&WorkbenchComputed>,
+        prior: Option<&WorkbenchComputed>,
     ) -> Result<WorkbenchComputed, Diagnostics> {
-        Ok(computed(spec, &expand(ctx, spec)?))
+        require_token(ctx, prior)?;
+        let exp = expand(ctx, spec)?;
+        if let Some(a) = do_applier(ctx, spec) {
+            // Read-only calls: slugs exist, the VPC range is free.
+            let check = crate::digitalocean::PlanCheck::workbench(spec);
+            let (d, _) = a.plan_check(&check).await.map_err(do_error)?;
+            if d.has_errors() {
+                return Err(d);
+            }
+        }
+        Ok(computed(ctx, spec, &exp))
     }
 
     async fn apply(
@@ -89,8 +147,15 @@ impl Resource for Workbench {
         spec: &WorkbenchSpec,
         prior: Option<(&WorkbenchSpec, &WorkbenchComputed)>,
     ) -> Result<WorkbenchComputed, Diagnostics> {
+        require_token(ctx, prior.map(|(_, c)| c))?;
         let exp = expand(ctx, spec)?;
-        let result = computed(spec, &exp);
+        let result = computed(ctx, spec, &exp);
+        if let Some(a) = do_applier(ctx, spec) {
+            let mut state = crate::digitalocean::DoState::default();
+            a.apply(&exp.digitalocean, &mut state)
+                .await
+                .map_err(do_error)?;
+        }
         let stale: BTreeSet<String> = prior
             .filter(|(p, _)| p.name == spec.name)
             .map(|(_, c)| c.files.keys().cloned().collect())
@@ -112,14 +177,26 @@ impl Resource for Workbench {
     async fn read(
         &self,
         ctx: &Context,
-        _spec: &WorkbenchSpec,
+        spec: &WorkbenchSpec,
         state: &WorkbenchComputed,
     ) -> Result<Option<WorkbenchComputed>, Diagnostics> {
         let target = ctx.files.clone();
         let paths: Vec<String> = state.files.keys().cloned().collect();
         let files = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let mut digitalocean = state.digitalocean.clone();
+        if let Some(a) = do_applier(ctx, spec)
+            && !state.digitalocean.is_empty()
+        {
+            let exp = expand(ctx, spec)?;
+            let mut s = crate::digitalocean::DoState::default();
+            digitalocean = a
+                .observe(&exp.digitalocean, &mut s)
+                .await
+                .map_err(do_error)?;
+        }
         Ok(Some(WorkbenchComputed {
             files,
+            digitalocean,
             ..state.clone()
         }))
     }
@@ -130,6 +207,16 @@ impl Resource for Workbench {
         spec: &WorkbenchSpec,
         state: &WorkbenchComputed,
     ) -> Result<(), Diagnostics> {
+        require_token(ctx, Some(state))?;
+        if let Some(a) = do_applier(ctx, spec)
+            && !state.digitalocean.is_empty()
+        {
+            let exp = expand(ctx, spec)?;
+            let mut s = crate::digitalocean::DoState::default();
+            a.destroy(&exp.digitalocean, &mut s)
+                .await
+                .map_err(do_error)?;
+        }
         let renderer = ctx.renderer()?;
         let target = ctx.files.clone();
         let name = spec.name.clone();
@@ -184,11 +271,19 @@ impl Resource for Workbench {
         let target = ctx.files.clone();
         let paths: Vec<String> = exp.files.keys().cloned().collect();
         let on_disk = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let mut result = computed(ctx, &spec, &exp);
+        if let Some(a) = do_applier(ctx, &spec) {
+            let mut s = crate::digitalocean::DoState::default();
+            result.digitalocean = a
+                .observe(&exp.digitalocean, &mut s)
+                .await
+                .map_err(do_error)?;
+        }
         Ok((
             spec.clone(),
             WorkbenchComputed {
                 files: on_disk,
-                ..computed(&spec, &exp)
+                ..result
             },
         ))
     }

@@ -1,0 +1,150 @@
+//! `ipai_workbench` with a DigitalOcean token, through the real terraform CLI against the
+//! simulator: apply, empty re-plan, pool resize in place, drift repaired, faults survived
+//! without twins, import, destroy leaving nothing, every exchange on contract.
+
+use anyhow::Result;
+use ipai_acceptance_tests::do_sim::{DoSim, Fault, SimOptions};
+use ipai_acceptance_tests::terraform::{Workspace, hcl_string};
+
+fn config(ws: &Workspace, sim: &DoSim, node_count: u32, subdomains: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    ipai = {{ source = "insightpulseai/ipai" }}
+  }}
+}}
+
+provider "ipai" {{
+  output_dir   = {out}
+  api_endpoint = {endpoint}
+}}
+
+resource "ipai_workbench" "wb" {{
+  name       = "acc"
+  region     = "sgp1"
+  domain     = "acc.example.com"
+  vpc_cidr   = "10.20.0.0/16"
+  subdomains = [{subdomains}]
+  ingress_ip = "203.0.113.10"
+  cluster = {{
+    node_size  = "s-2vcpu-4gb"
+    node_count = {node_count}
+  }}
+  timeouts = {{
+    create = "5m"
+  }}
+}}
+"#,
+        out = hcl_string(&ws.hcl_path(&ws.output_dir())),
+        endpoint = hcl_string(sim.base_url()),
+    )
+}
+
+fn default_pool(sim: &DoSim) -> (String, String, u64) {
+    let c = &sim.clusters()[0];
+    let p = c["node_pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "acc-default")
+        .unwrap();
+    (
+        c["id"].as_str().unwrap().to_owned(),
+        p["id"].as_str().unwrap().to_owned(),
+        p["count"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn workbench_lifecycle_against_the_simulator() -> Result<()> {
+    let sim = DoSim::start(SimOptions::default())?;
+    let mut ws = Workspace::new()?;
+    // The token comes from the environment, as in CI.
+    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
+    ws.apply()?;
+    assert_eq!(sim.clusters().len(), 1);
+    let (cluster_id, _, count) = default_pool(&sim);
+    assert_eq!(count, 2);
+    assert_eq!(ws.plan()?.code, 0, "re-plan after apply is empty");
+
+    // Resize in place: same cluster.
+    ws.write_config(&config(&ws, &sim, 3, r#""litellm""#))?;
+    ws.apply()?;
+    let (id, pool_id, count) = default_pool(&sim);
+    assert_eq!((id.as_str(), count), (cluster_id.as_str(), 3));
+    assert_eq!(ws.plan()?.code, 0);
+
+    // Drift made in the console shows in the plan and apply repairs it.
+    assert!(sim.console_resize_pool(&cluster_id, &pool_id, 5));
+    let fw = sim.firewalls()[0]["id"].as_str().unwrap().to_owned();
+    assert!(sim.console_remove_firewall_rule(&fw, "443"));
+    let drift = ws.plan()?;
+    assert_eq!(drift.code, 2, "drift must show:\n{drift}");
+    assert!(
+        drift.contains("acc-cluster") && drift.contains("acc-firewall"),
+        "{drift}"
+    );
+    ws.apply()?;
+    assert_eq!(default_pool(&sim).2, 3);
+    assert_eq!(ws.plan()?.code, 0, "drift repaired");
+
+    // A new subdomain while the API rate-limits and a create fails half-way.
+    sim.inject(Fault::rate_limited("*", "*").retry_after(1).times(2));
+    sim.inject(Fault::fail_after_commit(
+        "POST",
+        "/v2/domains/{domain_name}/records",
+    ));
+    sim.inject(Fault::server_error("POST", "/v2/uptime/checks"));
+    ws.write_config(&config(&ws, &sim, 3, r#""litellm", "n8n""#))?;
+    ws.apply()?;
+    assert!(
+        sim.pending_faults().is_empty(),
+        "{:?}",
+        sim.pending_faults()
+    );
+    let a_records = sim
+        .domain_records("acc.example.com")
+        .into_iter()
+        .filter(|r| r["type"] == "A")
+        .count();
+    assert_eq!(a_records, 2, "no twin record");
+    assert_eq!(sim.uptime_checks().len(), 2, "no twin check");
+    assert_eq!(sim.clusters().len(), 1);
+    assert_eq!(ws.plan()?.code, 0);
+
+    // Import: forget the state, import by name, and the plan is clean again.
+    ws.forget_state()?;
+    ws.import("ipai_workbench.wb", "acc")?;
+    assert_eq!(ws.plan()?.code, 0, "imported state matches");
+    assert_eq!(sim.clusters().len(), 1);
+
+    let destroyed = ws.destroy()?;
+    assert!(destroyed.contains("1 destroyed"), "{destroyed}");
+    assert_eq!(sim.leftovers(), [] as [String; 0], "destroy leaves nothing");
+    assert!(sim.load_balancers().is_empty() && sim.volumes().is_empty());
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+#[test]
+fn bad_slugs_are_plan_diagnostics_and_nothing_is_created() -> Result<()> {
+    let sim = DoSim::start(SimOptions::default())?;
+    let mut ws = Workspace::new()?;
+    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let hcl = config(&ws, &sim, 2, r#""litellm""#)
+        .replace(r#"region     = "sgp1""#, r#"region     = "xyz1""#)
+        .replace("10.20.0.0/16", "10.104.0.0/16");
+    ws.write_config(&hcl)?;
+    let plan = ws.plan_err()?;
+    assert!(plan.contains("Unknown region"), "{plan}");
+    assert!(
+        plan.contains("VPC range overlaps an existing VPC"),
+        "{plan}"
+    );
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    sim.assert_contract_clean();
+    Ok(())
+}
