@@ -8,8 +8,8 @@
 //!   on its attribute path.
 //! - **Plan**: defaults are filled into the configuration (so there is no perpetual
 //!   diff); when it is fully known the spec is decoded, validated and [`Resource::plan`]
-//!   computes the computed attributes without side effects; otherwise every computed
-//!   attribute is unknown. Attributes in [`Resource::REQUIRES_REPLACE`] that change
+//!   computes the computed attributes without side effects (one it plans as null is
+//!   unknown: known after apply); otherwise every computed attribute is unknown. Attributes in [`Resource::REQUIRES_REPLACE`] that change
 //!   force a replacement.
 //! - **Apply / read / delete / import / upgrade**: the typed methods, with the spec and
 //!   the computed attributes decoded from state.
@@ -326,7 +326,18 @@ impl<R: Resource> DynResource for Typed<R> {
                 .resource
                 .plan(ctx, &spec, prior_computed.as_ref())
                 .await?;
-            self.state(&filled, Some(&computed))?
+            // A computed attribute planned as null is "known after apply".
+            match self.state(&filled, Some(&computed))? {
+                Value::Object(mut attrs) => {
+                    for (name, v) in attrs.iter_mut() {
+                        if !s.spec_attrs.contains(name) && matches!(v, Value::Null) {
+                            *v = Value::Unknown;
+                        }
+                    }
+                    Value::Object(attrs)
+                }
+                other => other,
+            }
         } else {
             self.state(&filled, None)?
         };

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::framework::Resource;
-use crate::resources::blocking;
+use crate::resources::{blocking, files_error};
 
 /// The `ipai_workbench` resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,14 +100,6 @@ fn require_token(ctx: &Context, prior: Option<&WorkbenchComputed>) -> Result<(),
         }
         _ => Ok(()),
     }
-}
-
-fn files_error(e: crate::files::FilesError) -> Diagnostics {
-    diagnostics::error(
-        AttrPath::root(),
-        "Writing the generated files failed",
-        format!("{e}. Files already written are complete; the next apply finishes the rest."),
-    )
 }
 
 #[async_trait::async_trait]
