@@ -48,7 +48,6 @@ resource "ipai_medallion_layer" "silver" {{
 }
 
 #[test]
-#[ignore = "unfinished: did not complete within 5 minutes on the shared machine; not yet diagnosed"]
 fn medallion_layer_lifecycle() -> Result<()> {
     let pg = TestPostgres::start()?;
     let ws = Workspace::new()?;

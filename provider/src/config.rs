@@ -5,8 +5,9 @@
 //! documented field (mark secrets `#[schemars(extend("x-sensitive" = true))]`) and build
 //! what it configures in [`Context::configure`].
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ipai_codegen::{AttrPath, Diagnostics, Renderer};
 use schemars::JsonSchema;
@@ -97,9 +98,28 @@ pub struct Context {
     renderer: OnceLock<Result<Arc<Renderer>, String>>,
     /// The DigitalOcean applier, when a token is configured.
     pub digitalocean: Option<crate::digitalocean::Applier>,
+    /// Workbenches planned by this provider process: a layer planned in the same run as its
+    /// workbench sees it before its summary file exists (Terraform plans dependencies first).
+    planned_workbenches: Mutex<BTreeSet<String>>,
 }
 
 impl Context {
+    /// Records that `workbench` was planned in this run.
+    pub fn note_planned_workbench(&self, workbench: &str) {
+        self.planned_workbenches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(workbench.to_owned());
+    }
+
+    /// True when `workbench` was planned in this run.
+    pub fn workbench_planned(&self, workbench: &str) -> bool {
+        self.planned_workbenches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(workbench)
+    }
+
     /// Checks the configuration and builds the context. Nothing is written: an
     /// `output_dir` that cannot be created or written is reported on that attribute.
     pub fn configure(config: ProviderConfig) -> Result<Self, Diagnostics> {
@@ -165,6 +185,7 @@ impl Context {
             config,
             renderer: OnceLock::new(),
             digitalocean,
+            planned_workbenches: Mutex::default(),
         })
     }
 

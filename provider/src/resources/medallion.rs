@@ -69,7 +69,7 @@ async fn layer_context(
 ) -> Result<LayerContext, Diagnostics> {
     let mut out = LayerContext::default();
     let wb = read_file(ctx, workbench_summary_path(&spec.workbench)).await?;
-    out.workbenches = Some(if wb.is_some() {
+    out.workbenches = Some(if wb.is_some() || ctx.workbench_planned(&spec.workbench) {
         BTreeSet::from([spec.workbench.clone()])
     } else {
         BTreeSet::new()

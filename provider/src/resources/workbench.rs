@@ -130,6 +130,7 @@ impl Resource for Workbench {
                 return Err(d);
             }
         }
+        ctx.note_planned_workbench(&spec.name);
         Ok(computed(ctx, spec, &exp))
     }
 
