@@ -18,7 +18,9 @@ step() {
 }
 
 docs_fresh() {
-    bash scripts/docs.sh || return 1
+    # The test build already holds ipai-docs; `cargo run -p` alone would unify features
+    # differently and rebuild half the dependency graph.
+    "$target_dir/debug/ipai-docs" || return 1
     if ! git diff --exit-code -- docs/ || [ -n "$(git status --porcelain -- docs/)" ]; then
         echo "docs/ is stale: run bash scripts/docs.sh and commit the result" >&2
         return 1
@@ -31,6 +33,12 @@ if ! bash scripts/setup.sh; then
 fi
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+# Build every test target once; the acceptance harness and the docs generator then use the
+# binaries of this same build instead of a `cargo build -p` with other features.
+step "cargo test --workspace --no-run (build)" cargo test --workspace --no-run
+target_dir="$(cargo metadata --no-deps --format-version 1 |
+    .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+export IPAI_PROVIDER_BIN="$target_dir/debug/terraform-provider-ipai"
 step "cargo test --workspace (acceptance tests included)" cargo test --workspace
 step "docs up to date (scripts/docs.sh; git diff docs/)" docs_fresh
 
