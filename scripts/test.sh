@@ -39,7 +39,7 @@ step "cargo test --workspace --no-run (build)" cargo test --workspace --no-run
 target_dir="$(cargo metadata --no-deps --format-version 1 |
     .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 export IPAI_PROVIDER_BIN="$target_dir/debug/terraform-provider-ipai"
-step "cargo test --workspace (acceptance tests included)" cargo test --workspace
+step "cargo test --workspace (acceptance tests included)" cargo test --workspace --no-fail-fast
 step "docs up to date (scripts/docs.sh; git diff docs/)" docs_fresh
 
 failed=0
