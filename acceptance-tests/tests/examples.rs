@@ -51,6 +51,22 @@ fn resource_examples_apply_together() -> Result<()> {
     ws.apply()?;
     let noop = ws.plan()?;
     assert_eq!(noop.code, 0, "{noop}");
+    // Medallion layers are protected by default: destroy is refused until protection is off.
+    let refused = ws.run(&["destroy", "-auto-approve", "-no-color"])?;
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused.stderr.contains("Deletion protection is on"),
+        "{refused}"
+    );
+    let layer_tf = "ipai_medallion_layer.tf";
+    let header = "resource \"ipai_medallion_layer\" \"silver\" {";
+    let layer = std::fs::read_to_string(ws.path().join(layer_tf))?;
+    assert!(layer.contains(header), "{layer}");
+    ws.write_file(
+        layer_tf,
+        &layer.replace(header, &format!("{header}\n  deletion_protection = false")),
+    )?;
+    ws.apply()?;
     ws.destroy()?;
     Ok(())
 }
