@@ -54,31 +54,99 @@ trait Diagnosed: Default {
     }
 }
 
-macro_rules! diagnosed {
-    ($($t:ty),* $(,)?) => {$(
-        impl Diagnosed for $t {
+/// A request the service answers through [`ProviderService::serve`].
+trait Rpc: Send + 'static {
+    /// The response that carries the handler's diagnostics.
+    type Response: Diagnosed + Send + 'static;
+
+    /// What Terraform gets next to the diagnostics when the handler fails.
+    fn failure(&self) -> Self::Response {
+        Self::Response::default()
+    }
+}
+
+/// `rpc!(module, …)`: the module's `Response` carries diagnostics; `Request` answers
+/// with an empty response on failure, unless it has its own [`Rpc`] impl (`diagnosed`).
+macro_rules! rpc {
+    (@diagnosed $($m:ident),* $(,)?) => {$(
+        impl Diagnosed for pb::$m::Response {
             fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic> {
                 &mut self.diagnostics
             }
         }
     )*};
+    ($($m:ident),* $(,)?) => {
+        rpc!(@diagnosed $($m),*);
+        $(impl Rpc for pb::$m::Request {
+            type Response = pb::$m::Response;
+        })*
+    };
 }
 
-diagnosed!(
-    pb::get_metadata::Response,
-    pb::get_provider_schema::Response,
-    pb::validate_provider_config::Response,
-    pb::configure_provider::Response,
-    pb::validate_resource_config::Response,
-    pb::validate_data_resource_config::Response,
-    pb::upgrade_resource_state::Response,
-    pb::read_resource::Response,
-    pb::plan_resource_change::Response,
-    pb::apply_resource_change::Response,
-    pb::import_resource_state::Response,
-    pb::get_resource_identity_schemas::Response,
-    pb::get_functions::Response,
+rpc!(
+    get_metadata,
+    get_provider_schema,
+    validate_provider_config,
+    configure_provider,
+    validate_resource_config,
+    upgrade_resource_state,
+    plan_resource_change,
+    import_resource_state,
 );
+rpc!(@diagnosed read_resource, apply_resource_change);
+
+impl Rpc for pb::read_resource::Request {
+    type Response = pb::read_resource::Response;
+
+    fn failure(&self) -> Self::Response {
+        // Keep what Terraform had, so a failed refresh loses nothing.
+        pb::read_resource::Response {
+            new_state: self.current_state.clone(),
+            private: self.private.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl Rpc for pb::apply_resource_change::Request {
+    type Response = pb::apply_resource_change::Response;
+
+    fn failure(&self) -> Self::Response {
+        // A failed change leaves the prior state (null for a failed create).
+        pb::apply_resource_change::Response {
+            new_state: self.prior_state.clone(),
+            private: self.planned_private.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl ProviderService {
+    /// Runs `handler` on the request in its own task (see [`guarded`]); the diagnostics it
+    /// fails with go into the request's [`Rpc::failure`] response.
+    async fn serve<Q, F, Fut>(
+        &self,
+        req: Request<Q>,
+        handler: F,
+    ) -> Result<Response<Q::Response>, Status>
+    where
+        Q: Rpc,
+        F: FnOnce(Arc<Inner>, Q) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Q::Response, Diagnostics>> + Send,
+    {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded(async move {
+            let failure = req.failure();
+            handler(inner, req).await.unwrap_or_else(|d| {
+                let mut r = failure;
+                r.diagnostics_mut().extend(all_to_proto(&d));
+                r
+            })
+        })
+        .await
+    }
+}
 
 /// Runs a handler in its own task; a panic becomes an error diagnostic.
 async fn guarded<T, F>(fut: F) -> Result<Response<T>, Status>
@@ -237,11 +305,10 @@ fn capabilities() -> pb::ServerCapabilities {
 impl pb::provider_server::Provider for ProviderService {
     async fn get_metadata(
         &self,
-        _req: Request<pb::get_metadata::Request>,
+        req: Request<pb::get_metadata::Request>,
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
-        let inner = self.inner.clone();
-        guarded(async move {
-            pb::get_metadata::Response {
+        self.serve(req, |inner, _| async move {
+            Ok(pb::get_metadata::Response {
                 server_capabilities: Some(capabilities()),
                 resources: inner
                     .registry
@@ -251,17 +318,17 @@ impl pb::provider_server::Provider for ProviderService {
                     })
                     .collect(),
                 ..Default::default()
-            }
+            })
         })
         .await
     }
 
     async fn get_provider_schema(
         &self,
-        _req: Request<pb::get_provider_schema::Request>,
+        req: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
-        let inner = self.inner.clone();
-        guarded(async move { inner.schema_response() }).await
+        self.serve(req, |inner, _| async move { Ok(inner.schema_response()) })
+            .await
     }
 
     async fn get_resource_identity_schemas(
@@ -282,13 +349,9 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::validate_provider_config::Request>,
     ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            match inner.decode_config(req.config.as_ref()) {
-                Ok(_) => Default::default(),
-                Err(d) => Diagnosed::failed(&d),
-            }
+        self.serve(req, |inner, req| async move {
+            inner.decode_config(req.config.as_ref())?;
+            Ok(Default::default())
         })
         .await
     }
@@ -297,30 +360,20 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            let configured = inner.decode_config(req.config.as_ref()).and_then(|c| {
-                let c = c.ok_or_else(|| {
-                    diagnostics::error(
-                        AttrPath::root(),
-                        "Provider configuration is not known yet",
-                        "The provider's attributes depend on values known only after apply; \
-                         give them values known at plan time.",
-                    )
-                })?;
-                Context::configure(c)
-            });
-            match configured {
-                Ok(ctx) => {
-                    let ctx = Arc::new(ctx);
-                    *inner.context.write().unwrap_or_else(|p| p.into_inner()) = Some(ctx.clone());
-                    // Parse the templates while Terraform reads state, before the first plan needs them.
-                    tokio::task::spawn_blocking(move || ctx.renderer().map(drop));
-                    Default::default()
-                }
-                Err(d) => Diagnosed::failed(&d),
-            }
+        self.serve(req, |inner, req| async move {
+            let config = inner.decode_config(req.config.as_ref())?.ok_or_else(|| {
+                diagnostics::error(
+                    AttrPath::root(),
+                    "Provider configuration is not known yet",
+                    "The provider's attributes depend on values known only after apply; \
+                     give them values known at plan time.",
+                )
+            })?;
+            let ctx = Arc::new(Context::configure(config)?);
+            *inner.context.write().unwrap_or_else(|p| p.into_inner()) = Some(ctx.clone());
+            // Parse the templates while Terraform reads state, before the first plan needs them.
+            tokio::task::spawn_blocking(move || ctx.renderer().map(drop));
+            Ok(Default::default())
         })
         .await
     }
@@ -329,16 +382,12 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            let run = || -> Result<Diagnostics, Diagnostics> {
-                let r = inner.resource(&req.type_name)?;
-                let config = decode(req.config.as_ref(), &r.schema().ty)?;
-                Ok(r.validate(&config))
-            };
-            let d = run().unwrap_or_else(|d| d);
-            Diagnosed::failed(&d)
+        self.serve(req, |inner, req| async move {
+            let r = inner.resource(&req.type_name)?;
+            let config = decode(req.config.as_ref(), &r.schema().ty)?;
+            Ok(pb::validate_resource_config::Response {
+                diagnostics: all_to_proto(&r.validate(&config)),
+            })
         })
         .await
     }
@@ -347,34 +396,29 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::upgrade_resource_state::Request>,
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            let run = || -> Result<pb::upgrade_resource_state::Response, Diagnostics> {
-                let r = inner.resource(&req.type_name)?;
-                let raw = req.raw_state.unwrap_or_default();
-                if raw.json.is_empty() {
-                    return Err(diagnostics::error(
-                        AttrPath::root(),
-                        "Unsupported state format",
-                        "The stored state is in the legacy flatmap format, which this provider \
-                         never wrote; remove the resource from state and import it.",
-                    ));
-                }
-                let json: serde_json::Value = serde_json::from_slice(&raw.json).map_err(|e| {
-                    diagnostics::error(
-                        AttrPath::root(),
-                        "Unreadable stored state",
-                        format!("The stored state is not valid JSON: {e}."),
-                    )
-                })?;
-                let upgraded = r.upgrade(req.version, json)?;
-                Ok(pb::upgrade_resource_state::Response {
-                    upgraded_state: Some(encode(&upgraded, &r.schema().ty)?),
-                    diagnostics: Vec::new(),
-                })
-            };
-            run().unwrap_or_else(|d| Diagnosed::failed(&d))
+        self.serve(req, |inner, req| async move {
+            let r = inner.resource(&req.type_name)?;
+            let raw = req.raw_state.unwrap_or_default();
+            if raw.json.is_empty() {
+                return Err(diagnostics::error(
+                    AttrPath::root(),
+                    "Unsupported state format",
+                    "The stored state is in the legacy flatmap format, which this provider \
+                     never wrote; remove the resource from state and import it.",
+                ));
+            }
+            let json: serde_json::Value = serde_json::from_slice(&raw.json).map_err(|e| {
+                diagnostics::error(
+                    AttrPath::root(),
+                    "Unreadable stored state",
+                    format!("The stored state is not valid JSON: {e}."),
+                )
+            })?;
+            let upgraded = r.upgrade(req.version, json)?;
+            Ok(pb::upgrade_resource_state::Response {
+                upgraded_state: Some(encode(&upgraded, &r.schema().ty)?),
+                diagnostics: Vec::new(),
+            })
         })
         .await
     }
@@ -383,30 +427,17 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            let run = async {
-                let r = inner.resource(&req.type_name)?;
-                let ctx = inner.context()?;
-                let ty = &r.schema().ty;
-                let current = decode(req.current_state.as_ref(), ty)?;
-                let fresh = r.read(&ctx, &current).await?;
-                Ok::<_, Diagnostics>(pb::read_resource::Response {
-                    new_state: Some(encode(&fresh, ty)?),
-                    private: req.private.clone(),
-                    ..Default::default()
-                })
-            };
-            match run.await {
-                Ok(r) => r,
-                Err(d) => pb::read_resource::Response {
-                    // Keep what Terraform had, so a failed refresh loses nothing.
-                    new_state: req.current_state.clone(),
-                    private: req.private.clone(),
-                    ..Diagnosed::failed(&d)
-                },
-            }
+        self.serve(req, |inner, req| async move {
+            let r = inner.resource(&req.type_name)?;
+            let ctx = inner.context()?;
+            let ty = &r.schema().ty;
+            let current = decode(req.current_state.as_ref(), ty)?;
+            let fresh = r.read(&ctx, &current).await?;
+            Ok(pb::read_resource::Response {
+                new_state: Some(encode(&fresh, ty)?),
+                private: req.private,
+                ..Default::default()
+            })
         })
         .await
     }
@@ -415,36 +446,31 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            let run = async {
-                let r = inner.resource(&req.type_name)?;
-                let ty = &r.schema().ty;
-                let proposed = decode(req.proposed_new_state.as_ref(), ty)?;
-                if matches!(proposed, Value::Null) {
-                    return Ok(pb::plan_resource_change::Response {
-                        planned_state: req.proposed_new_state.clone(),
-                        planned_private: req.prior_private.clone(),
-                        ..Default::default()
-                    });
-                }
-                let ctx = inner.context()?;
-                let prior = decode(req.prior_state.as_ref(), ty)?;
-                let config = decode(req.config.as_ref(), ty)?;
-                let planned = r.plan(&ctx, &prior, &config).await?;
-                Ok::<_, Diagnostics>(pb::plan_resource_change::Response {
-                    planned_state: Some(encode(&planned.state, ty)?),
-                    requires_replace: planned
-                        .requires_replace
-                        .iter()
-                        .map(diagnostics::path_to_proto)
-                        .collect(),
-                    planned_private: req.prior_private.clone(),
+        self.serve(req, |inner, req| async move {
+            let r = inner.resource(&req.type_name)?;
+            let ty = &r.schema().ty;
+            let proposed = decode(req.proposed_new_state.as_ref(), ty)?;
+            if matches!(proposed, Value::Null) {
+                return Ok(pb::plan_resource_change::Response {
+                    planned_state: req.proposed_new_state,
+                    planned_private: req.prior_private,
                     ..Default::default()
-                })
-            };
-            run.await.unwrap_or_else(|d| Diagnosed::failed(&d))
+                });
+            }
+            let ctx = inner.context()?;
+            let prior = decode(req.prior_state.as_ref(), ty)?;
+            let config = decode(req.config.as_ref(), ty)?;
+            let planned = r.plan(&ctx, &prior, &config).await?;
+            Ok(pb::plan_resource_change::Response {
+                planned_state: Some(encode(&planned.state, ty)?),
+                requires_replace: planned
+                    .requires_replace
+                    .iter()
+                    .map(diagnostics::path_to_proto)
+                    .collect(),
+                planned_private: req.prior_private,
+                ..Default::default()
+            })
         })
         .await
     }
@@ -453,31 +479,18 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            let run = async {
-                let r = inner.resource(&req.type_name)?;
-                let ctx = inner.context()?;
-                let ty = &r.schema().ty;
-                let prior = decode(req.prior_state.as_ref(), ty)?;
-                let planned = decode(req.planned_state.as_ref(), ty)?;
-                let new_state = r.apply(&ctx, &prior, &planned).await?;
-                Ok::<_, Diagnostics>(pb::apply_resource_change::Response {
-                    new_state: Some(encode(&new_state, ty)?),
-                    private: req.planned_private.clone(),
-                    ..Default::default()
-                })
-            };
-            match run.await {
-                Ok(r) => r,
-                Err(d) => pb::apply_resource_change::Response {
-                    // A failed change leaves the prior state (null for a failed create).
-                    new_state: req.prior_state.clone(),
-                    private: req.planned_private.clone(),
-                    ..Diagnosed::failed(&d)
-                },
-            }
+        self.serve(req, |inner, req| async move {
+            let r = inner.resource(&req.type_name)?;
+            let ctx = inner.context()?;
+            let ty = &r.schema().ty;
+            let prior = decode(req.prior_state.as_ref(), ty)?;
+            let planned = decode(req.planned_state.as_ref(), ty)?;
+            let new_state = r.apply(&ctx, &prior, &planned).await?;
+            Ok(pb::apply_resource_change::Response {
+                new_state: Some(encode(&new_state, ty)?),
+                private: req.planned_private,
+                ..Default::default()
+            })
         })
         .await
     }
@@ -486,23 +499,18 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         req: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        let inner = self.inner.clone();
-        let req = req.into_inner();
-        guarded(async move {
-            let run = async {
-                let r = inner.resource(&req.type_name)?;
-                let ctx = inner.context()?;
-                let state = r.import(&ctx, &req.id).await?;
-                Ok::<_, Diagnostics>(pb::import_resource_state::Response {
-                    imported_resources: vec![pb::import_resource_state::ImportedResource {
-                        type_name: req.type_name.clone(),
-                        state: Some(encode(&state, &r.schema().ty)?),
-                        ..Default::default()
-                    }],
+        self.serve(req, |inner, req| async move {
+            let r = inner.resource(&req.type_name)?;
+            let ctx = inner.context()?;
+            let state = r.import(&ctx, &req.id).await?;
+            Ok(pb::import_resource_state::Response {
+                imported_resources: vec![pb::import_resource_state::ImportedResource {
+                    type_name: req.type_name,
+                    state: Some(encode(&state, &r.schema().ty)?),
                     ..Default::default()
-                })
-            };
-            run.await.unwrap_or_else(|d| Diagnosed::failed(&d))
+                }],
+                ..Default::default()
+            })
         })
         .await
     }
