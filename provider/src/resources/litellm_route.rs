@@ -10,7 +10,7 @@ use ipai_codegen::kubernetes::litellm::{
     self, UnknownFallbacks, fragment, fragment_path, parse_fragment, validate_with,
 };
 use ipai_codegen::spec::LitellmRouteSpec;
-use ipai_codegen::{AttrPath, Diagnostics, names, sha256_hex};
+use ipai_codegen::{AttrPath, Diagnostics, sha256_hex};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,9 @@ use crate::config::Context;
 use crate::diagnostics;
 use crate::files::{FilesError, FilesTarget};
 use crate::framework::Resource;
-use crate::resources::{blocking, files_error, workbench_domain};
+use crate::resources::{
+    blocking, files_error, hashes_on_disk, read_for_import, split_import_id, workbench_domain,
+};
 
 /// The `ipai_litellm_route` resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -187,9 +189,7 @@ impl Resource for LitellmRoute {
         _spec: &LitellmRouteSpec,
         state: &LitellmRouteComputed,
     ) -> Result<Option<LitellmRouteComputed>, Diagnostics> {
-        let target = ctx.files.clone();
-        let paths: Vec<String> = state.files.keys().cloned().collect();
-        let files = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let files = hashes_on_disk(ctx, state.files.keys().cloned()).await;
         Ok(Some(LitellmRouteComputed {
             files,
             ..state.clone()
@@ -240,40 +240,13 @@ impl Resource for LitellmRoute {
         ctx: &Context,
         id: &str,
     ) -> Result<(LitellmRouteSpec, LitellmRouteComputed), Diagnostics> {
-        let bad_id = || {
-            diagnostics::error(
-                AttrPath::root(),
-                "Invalid import id",
-                format!("{id:?} is not <workbench>/<model_name>, e.g. insightpulse/gpt-4o."),
-            )
-        };
-        let (wb, model) = id.split_once('/').ok_or_else(bad_id)?;
-        let mut d = Diagnostics::new();
-        if !names::dns1123_label(&AttrPath::root(), wb, &mut d)
-            || !names::dns1123_subdomain(&AttrPath::root(), model, &mut d)
-        {
-            return Err(d);
-        }
+        let (wb, model) =
+            split_import_id(id, "<workbench>/<model_name>, e.g. insightpulse/gpt-4o")?;
         let path = fragment_path(wb, model);
-        let target = ctx.files.clone();
-        let read_path = path.clone();
-        let text = blocking(move || target.read(&read_path))
-            .await
-            .map_err(files_error)?
-            .ok_or_else(|| {
-                diagnostics::error(
-                    AttrPath::root(),
-                    "Route not found",
-                    format!(
-                        "There is no {path} under the output directory {:?}, so workbench {wb:?} \
-                         has no route {model:?} to import.",
-                        ctx.config.output_dir
-                    ),
-                )
-            })?;
+        let text =
+            read_for_import(ctx, &path, &format!("route {model:?} of workbench {wb:?}")).await?;
         let spec = parse_fragment(&path, &text)?;
-        let target = ctx.files.clone();
-        let on_disk = blocking(move || target.hashes([path.as_str()])).await;
+        let on_disk = hashes_on_disk(ctx, [path]).await;
         Ok((
             spec.clone(),
             LitellmRouteComputed {

@@ -6,9 +6,12 @@ pub mod medallion;
 pub mod ocr_stack;
 pub mod workbench;
 
-use ipai_codegen::expand::workbench_summary_path;
-use ipai_codegen::{AttrPath, Diagnostics};
+use std::collections::{BTreeMap, BTreeSet};
 
+use ipai_codegen::expand::workbench_summary_path;
+use ipai_codegen::{AttrPath, Diagnostics, names};
+
+use crate::config::Context;
 use crate::diagnostics;
 use crate::files::{FilesError, FilesTarget};
 use crate::framework::{Registry, register};
@@ -65,6 +68,117 @@ pub(crate) fn workbench_domain(
             ),
         )
     }))
+}
+
+/// The domain of workbench `name` (see [`workbench_domain`]), read off the async workers.
+pub(crate) async fn domain_of(
+    ctx: &Context,
+    name: &str,
+) -> Result<Result<String, Diagnostics>, Diagnostics> {
+    let target = ctx.files.clone();
+    let name = name.to_owned();
+    blocking(move || workbench_domain(&target, &name))
+        .await
+        .map_err(files_error)
+}
+
+/// Under `workbench`'s lock: makes `change` to its files, then recomputes its aggregates.
+async fn change_files(
+    ctx: &Context,
+    workbench: &str,
+    change: impl FnOnce(&FilesTarget) -> Result<(), FilesError> + Send + 'static,
+) -> Result<(), Diagnostics> {
+    let renderer = ctx.renderer()?;
+    let target = ctx.files.clone();
+    let wb = workbench.to_owned();
+    blocking(move || {
+        target.locked(&wb, |t| {
+            change(t)?;
+            t.refresh_aggregates(&wb, &renderer)
+        })
+    })
+    .await
+    .map_err(files_error)
+}
+
+/// Writes `files` of `workbench` and removes the `stale` ones `files` no longer has.
+pub(crate) async fn write_files(
+    ctx: &Context,
+    workbench: &str,
+    files: BTreeMap<String, String>,
+    stale: BTreeSet<String>,
+) -> Result<(), Diagnostics> {
+    change_files(ctx, workbench, move |t| t.sync(&files, &stale)).await
+}
+
+/// Removes the `owned` files of `workbench` and the directories left empty.
+pub(crate) async fn remove_files(
+    ctx: &Context,
+    workbench: &str,
+    owned: Vec<String>,
+) -> Result<(), Diagnostics> {
+    change_files(ctx, workbench, move |t| {
+        t.remove(owned.iter().map(String::as_str))
+    })
+    .await
+}
+
+/// Hex SHA-256 of each of `paths` as it is on disk now (missing files left out, so a
+/// deleted file shows as drift).
+pub(crate) async fn hashes_on_disk(
+    ctx: &Context,
+    paths: impl IntoIterator<Item = String>,
+) -> BTreeMap<String, String> {
+    let target = ctx.files.clone();
+    let paths: Vec<String> = paths.into_iter().collect();
+    blocking(move || target.hashes(paths.iter().map(String::as_str))).await
+}
+
+/// The generated file `path` an import rebuilds its state from; `what` names the missing
+/// object in the diagnostic (e.g. `OCR stack "paddle" of workbench "wb"`).
+pub(crate) async fn read_for_import(
+    ctx: &Context,
+    path: &str,
+    what: &str,
+) -> Result<String, Diagnostics> {
+    let target = ctx.files.clone();
+    let read_path = path.to_owned();
+    blocking(move || target.read(&read_path))
+        .await
+        .map_err(files_error)?
+        .ok_or_else(|| {
+            diagnostics::error(
+                AttrPath::root(),
+                "Nothing to import",
+                format!(
+                    "There is no {path} under the output directory {:?}, so there is no \
+                     {what} to import. Check the id and the provider's output_dir.",
+                    ctx.config.output_dir
+                ),
+            )
+        })
+}
+
+/// Splits an import id `<workbench>/<name>`; `example` shows the form in the diagnostic.
+/// The workbench must be a DNS-1123 label, the name a DNS-1123 subdomain.
+pub(crate) fn split_import_id<'a>(
+    id: &'a str,
+    example: &str,
+) -> Result<(&'a str, &'a str), Diagnostics> {
+    let (wb, name) = id.split_once('/').ok_or_else(|| {
+        diagnostics::error(
+            AttrPath::root(),
+            "Invalid import id",
+            format!("{id:?} is not of the form {example}."),
+        )
+    })?;
+    let mut d = Diagnostics::new();
+    if !names::dns1123_label(&AttrPath::root(), wb, &mut d)
+        || !names::dns1123_subdomain(&AttrPath::root(), name, &mut d)
+    {
+        return Err(d);
+    }
+    Ok((wb, name))
 }
 
 /// Runs blocking file-system work off the async workers; a panic inside stays a panic

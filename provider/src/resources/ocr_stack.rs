@@ -7,14 +7,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use ipai_codegen::expand::{expand_ocr_stack, validate_ocr_stack};
 use ipai_codegen::kubernetes::ocr;
 use ipai_codegen::spec::OcrStackSpec;
-use ipai_codegen::{AttrPath, Diagnostics, Expansion, names};
+use ipai_codegen::{Diagnostics, Expansion};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Context;
-use crate::diagnostics;
 use crate::framework::Resource;
-use crate::resources::{blocking, expansion_error, files_error, workbench_domain};
+use crate::resources::{
+    domain_of, expansion_error, hashes_on_disk, read_for_import, remove_files, split_import_id,
+    write_files,
+};
 
 /// The `ipai_ocr_stack` resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,14 +71,9 @@ impl Resource for OcrStack {
         spec: &OcrStackSpec,
         _prior: Option<&OcrStackComputed>,
     ) -> Result<OcrStackComputed, Diagnostics> {
-        let target = ctx.files.clone();
-        let wb = spec.workbench.clone();
-        let domain = blocking(move || workbench_domain(&target, &wb))
-            .await
-            .map_err(files_error)?;
         // A workbench created in the same run has no summary yet: the files are known
         // after apply.
-        match domain {
+        match domain_of(ctx, &spec.workbench).await? {
             Ok(domain) => Ok(computed(spec, Some(&expand(ctx, spec, &domain)?))),
             Err(_) => Ok(computed(spec, None)),
         }
@@ -92,24 +89,10 @@ impl Resource for OcrStack {
             .and_then(|(_, c)| c.files.as_ref())
             .map(|f| f.keys().cloned().collect())
             .unwrap_or_default();
-        let target = ctx.files.clone();
-        let wb = spec.workbench.clone();
-        let domain = blocking(move || workbench_domain(&target, &wb))
-            .await
-            .map_err(files_error)??;
+        let domain = domain_of(ctx, &spec.workbench).await??;
         let exp = expand(ctx, spec, &domain)?;
         let result = computed(spec, Some(&exp));
-        let renderer = ctx.renderer()?;
-        let target = ctx.files.clone();
-        let wb = spec.workbench.clone();
-        blocking(move || {
-            target.locked(&wb, |t| {
-                t.sync(&exp.files, &stale)?;
-                t.refresh_aggregates(&wb, &renderer)
-            })
-        })
-        .await
-        .map_err(files_error)?;
+        write_files(ctx, &spec.workbench, exp.files, stale).await?;
         Ok(result)
     }
 
@@ -122,9 +105,7 @@ impl Resource for OcrStack {
         let Some(owned) = &state.files else {
             return Ok(Some(state.clone()));
         };
-        let target = ctx.files.clone();
-        let paths: Vec<String> = owned.keys().cloned().collect();
-        let files = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let files = hashes_on_disk(ctx, owned.keys().cloned()).await;
         Ok(Some(OcrStackComputed {
             files: Some(files),
             ..state.clone()
@@ -137,22 +118,12 @@ impl Resource for OcrStack {
         spec: &OcrStackSpec,
         state: &OcrStackComputed,
     ) -> Result<(), Diagnostics> {
-        let renderer = ctx.renderer()?;
-        let target = ctx.files.clone();
-        let wb = spec.workbench.clone();
-        let owned: Vec<String> = state
+        let owned = state
             .files
             .as_ref()
             .map(|f| f.keys().cloned().collect())
             .unwrap_or_default();
-        blocking(move || {
-            target.locked(&wb, |t| {
-                t.remove(owned.iter().map(String::as_str))?;
-                t.refresh_aggregates(&wb, &renderer)
-            })
-        })
-        .await
-        .map_err(files_error)
+        remove_files(ctx, &spec.workbench, owned).await
     }
 
     async fn import(
@@ -160,46 +131,18 @@ impl Resource for OcrStack {
         ctx: &Context,
         id: &str,
     ) -> Result<(OcrStackSpec, OcrStackComputed), Diagnostics> {
-        let (wb, name) = id.split_once('/').ok_or_else(|| {
-            diagnostics::error(
-                AttrPath::root(),
-                "Invalid import id",
-                format!("{id:?} is not <workbench>/<name>, e.g. insightpulse/paddle."),
-            )
-        })?;
-        let mut d = Diagnostics::new();
-        if !names::dns1123_label(&AttrPath::root(), wb, &mut d)
-            || !names::dns1123_label(&AttrPath::root(), name, &mut d)
-        {
-            return Err(d);
-        }
+        let (wb, name) = split_import_id(id, "<workbench>/<name>, e.g. insightpulse/paddle")?;
         let path = ocr::spec_path(wb, name);
-        let target = ctx.files.clone();
-        let read_path = path.clone();
-        let text = blocking(move || target.read(&read_path))
-            .await
-            .map_err(files_error)?
-            .ok_or_else(|| {
-                diagnostics::error(
-                    AttrPath::root(),
-                    "OCR stack not found",
-                    format!(
-                        "There is no {path} under the output directory {:?}, so workbench \
-                         {wb:?} has no OCR stack {name:?} to import.",
-                        ctx.config.output_dir
-                    ),
-                )
-            })?;
+        let text = read_for_import(
+            ctx,
+            &path,
+            &format!("OCR stack {name:?} of workbench {wb:?}"),
+        )
+        .await?;
         let spec = ocr::parse_spec_file(&path, &text)?;
-        let target = ctx.files.clone();
-        let wb_name = spec.workbench.clone();
-        let domain = blocking(move || workbench_domain(&target, &wb_name))
-            .await
-            .map_err(files_error)??;
+        let domain = domain_of(ctx, &spec.workbench).await??;
         let exp = expand(ctx, &spec, &domain)?;
-        let target = ctx.files.clone();
-        let paths: Vec<String> = exp.files.keys().cloned().collect();
-        let on_disk = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let on_disk = hashes_on_disk(ctx, exp.files.keys().cloned()).await;
         Ok((
             spec.clone(),
             OcrStackComputed {

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::framework::Resource;
-use crate::resources::{blocking, files_error};
+use crate::resources::{
+    expansion_error, hashes_on_disk, read_for_import, remove_files, write_files,
+};
 
 /// The `ipai_workbench` resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,17 +37,6 @@ pub struct WorkbenchComputed {
     /// the console, a firewall rule removed) shows here in the next plan, and apply puts
     /// it back.
     pub digitalocean: BTreeMap<String, String>,
-}
-
-fn expansion_error(e: ipai_codegen::Error) -> Diagnostics {
-    match e {
-        ipai_codegen::Error::Invalid(d) => d,
-        other => diagnostics::error(
-            AttrPath::root(),
-            "Workbench expansion failed",
-            format!("Generating the workbench's files failed: {other}."),
-        ),
-    }
 }
 
 fn expand(ctx: &Context, spec: &WorkbenchSpec) -> Result<Expansion, Diagnostics> {
@@ -153,17 +144,7 @@ impl Resource for Workbench {
             .filter(|(p, _)| p.name == spec.name)
             .map(|(_, c)| c.files.keys().cloned().collect())
             .unwrap_or_default();
-        let renderer = ctx.renderer()?;
-        let target = ctx.files.clone();
-        let name = spec.name.clone();
-        blocking(move || {
-            target.locked(&name, |t| {
-                t.sync(&exp.files, &stale)?;
-                t.refresh_aggregates(&name, &renderer)
-            })
-        })
-        .await
-        .map_err(files_error)?;
+        write_files(ctx, &spec.name, exp.files, stale).await?;
         Ok(result)
     }
 
@@ -173,9 +154,7 @@ impl Resource for Workbench {
         spec: &WorkbenchSpec,
         state: &WorkbenchComputed,
     ) -> Result<Option<WorkbenchComputed>, Diagnostics> {
-        let target = ctx.files.clone();
-        let paths: Vec<String> = state.files.keys().cloned().collect();
-        let files = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let files = hashes_on_disk(ctx, state.files.keys().cloned()).await;
         let mut digitalocean = state.digitalocean.clone();
         if let Some(a) = do_applier(ctx, spec)
             && !state.digitalocean.is_empty()
@@ -210,18 +189,7 @@ impl Resource for Workbench {
                 .await
                 .map_err(do_error)?;
         }
-        let renderer = ctx.renderer()?;
-        let target = ctx.files.clone();
-        let name = spec.name.clone();
-        let owned: Vec<String> = state.files.keys().cloned().collect();
-        blocking(move || {
-            target.locked(&name, |t| {
-                t.remove(owned.iter().map(String::as_str))?;
-                t.refresh_aggregates(&name, &renderer)
-            })
-        })
-        .await
-        .map_err(files_error)
+        remove_files(ctx, &spec.name, state.files.keys().cloned().collect()).await
     }
 
     async fn import(
@@ -234,22 +202,7 @@ impl Resource for Workbench {
             return Err(d);
         }
         let summary_path = workbench_summary_path(id);
-        let target = ctx.files.clone();
-        let read_path = summary_path.clone();
-        let text = blocking(move || target.read(&read_path))
-            .await
-            .map_err(files_error)?
-            .ok_or_else(|| {
-                diagnostics::error(
-                    AttrPath::root(),
-                    "Workbench not found",
-                    format!(
-                        "There is no {summary_path} under the output directory {:?}, so there is \
-                         no workbench {id:?} to import. Check the name and the provider's output_dir.",
-                        ctx.config.output_dir
-                    ),
-                )
-            })?;
+        let text = read_for_import(ctx, &summary_path, &format!("workbench {id:?}")).await?;
         let spec = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .and_then(|v| serde_json::from_value::<WorkbenchSpec>(v.get("spec")?.clone()).ok())
@@ -261,9 +214,7 @@ impl Resource for Workbench {
                 )
             })?;
         let exp = expand(ctx, &spec)?;
-        let target = ctx.files.clone();
-        let paths: Vec<String> = exp.files.keys().cloned().collect();
-        let on_disk = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let on_disk = hashes_on_disk(ctx, exp.files.keys().cloned()).await;
         let mut result = computed(ctx, &spec, &exp);
         if let Some(a) = do_applier(ctx, &spec) {
             let mut s = crate::digitalocean::DoState::default();
