@@ -28,6 +28,11 @@ use crate::diagnostics;
 use crate::schema::Derived;
 use crate::value::Value;
 
+mod ephemeral;
+pub use ephemeral::{
+    DynEphemeral, DynOpened, EphemeralResource, Opened, Renewed, TypedEphemeral, register_ephemeral,
+};
+
 /// One managed resource type, typed by its spec.
 #[async_trait::async_trait]
 pub trait Resource: Send + Sync + 'static {
@@ -175,18 +180,7 @@ impl<R: Resource> Typed<R> {
     }
 
     fn decode_spec(&self, obj: &Value) -> Result<R::Spec, Diagnostics> {
-        let s = self.derived();
-        let json = s
-            .block
-            .spec_json(obj, &|k| s.spec_attrs.contains(k))
-            .ok_or_else(|| {
-                diagnostics::error(
-                    AttrPath::root(),
-                    "Unknown values",
-                    "The configuration still has unknown values here; this is a provider bug.",
-                )
-            })?;
-        decode_at(&s.block, json)
+        decode_spec(self.derived(), obj)
     }
 
     fn decode_computed(&self, obj: &Value) -> Result<R::Computed, Diagnostics> {
@@ -198,38 +192,12 @@ impl<R: Resource> Typed<R> {
         decode_at(&s.block, json)
     }
 
-    /// The object of the spec attributes of `config` plus `computed` (or all computed
-    /// attributes unknown).
     fn state(
         &self,
         spec_part: &Value,
         computed: Option<&R::Computed>,
     ) -> Result<Value, Diagnostics> {
-        let s = self.derived();
-        let computed_json = match computed {
-            Some(c) => Some(serde_json::to_value(c).map_err(|e| internal(&e.to_string()))?),
-            None => None,
-        };
-        let Value::Object(spec_attrs) = spec_part else {
-            return Err(internal("the configuration is not an object"));
-        };
-        let mut out = BTreeMap::new();
-        for a in &s.block.attributes {
-            let v = if s.spec_attrs.contains(&a.name) {
-                spec_attrs.get(&a.name).cloned().unwrap_or(Value::Null)
-            } else {
-                match &computed_json {
-                    None => Value::Unknown,
-                    Some(j) => match j.get(&a.name) {
-                        Some(v) => Value::from_json(v, &a.kind.ty())
-                            .map_err(|e| internal(&e.to_string()))?,
-                        None => Value::Null,
-                    },
-                }
-            };
-            out.insert(a.name.clone(), v);
-        }
-        Ok(Value::Object(out))
+        object_of(self.derived(), spec_part, computed)
     }
 
     fn spec_value(&self, spec: &R::Spec) -> Result<Value, Diagnostics> {
@@ -249,6 +217,55 @@ impl<R: Resource> Typed<R> {
         }
         Ok(s.block.fill_defaults(Value::Object(out)))
     }
+}
+
+/// The spec attributes of a fully known object, decoded into `T`.
+pub(crate) fn decode_spec<T: DeserializeOwned>(s: &Derived, obj: &Value) -> Result<T, Diagnostics> {
+    let json = s
+        .block
+        .spec_json(obj, &|k| s.spec_attrs.contains(k))
+        .ok_or_else(|| {
+            diagnostics::error(
+                AttrPath::root(),
+                "Unknown values",
+                "The configuration still has unknown values here; this is a provider bug.",
+            )
+        })?;
+    decode_at(&s.block, json)
+}
+
+/// The object of the spec attributes of `spec_part` plus `computed` (or all computed
+/// attributes unknown).
+pub(crate) fn object_of<C: Serialize>(
+    s: &Derived,
+    spec_part: &Value,
+    computed: Option<&C>,
+) -> Result<Value, Diagnostics> {
+    let computed_json = match computed {
+        Some(c) => Some(serde_json::to_value(c).map_err(|e| internal(&e.to_string()))?),
+        None => None,
+    };
+    let Value::Object(spec_attrs) = spec_part else {
+        return Err(internal("the configuration is not an object"));
+    };
+    let mut out = BTreeMap::new();
+    for a in &s.block.attributes {
+        let v = if s.spec_attrs.contains(&a.name) {
+            spec_attrs.get(&a.name).cloned().unwrap_or(Value::Null)
+        } else {
+            match &computed_json {
+                None => Value::Unknown,
+                Some(j) => match j.get(&a.name) {
+                    Some(v) => {
+                        Value::from_json(v, &a.kind.ty()).map_err(|e| internal(&e.to_string()))?
+                    }
+                    None => Value::Null,
+                },
+            }
+        };
+        out.insert(a.name.clone(), v);
+    }
+    Ok(Value::Object(out))
 }
 
 fn internal(why: &str) -> Diagnostics {
@@ -418,11 +435,14 @@ impl<R: Resource> DynResource for Typed<R> {
 #[derive(Clone)]
 pub struct Registry {
     resources: Arc<BTreeMap<&'static str, Arc<dyn DynResource>>>,
+    ephemeral: Arc<BTreeMap<&'static str, Arc<dyn DynEphemeral>>>,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.resources.keys()).finish()
+        f.debug_list()
+            .entries(self.resources.keys().chain(self.ephemeral.keys()))
+            .finish()
     }
 }
 
@@ -431,7 +451,25 @@ impl Registry {
     pub fn of(resources: Vec<Arc<dyn DynResource>>) -> Self {
         Self {
             resources: Arc::new(resources.into_iter().map(|r| (r.type_name(), r)).collect()),
+            ephemeral: Arc::default(),
         }
+    }
+
+    /// The same registry serving these ephemeral resource types too.
+    #[must_use]
+    pub fn with_ephemeral(mut self, ephemeral: Vec<Arc<dyn DynEphemeral>>) -> Self {
+        self.ephemeral = Arc::new(ephemeral.into_iter().map(|r| (r.type_name(), r)).collect());
+        self
+    }
+
+    /// The ephemeral resource type called `name`.
+    pub fn ephemeral(&self, name: &str) -> Option<&Arc<dyn DynEphemeral>> {
+        self.ephemeral.get(name)
+    }
+
+    /// All ephemeral resource types, by name.
+    pub fn iter_ephemeral(&self) -> impl Iterator<Item = (&'static str, &Arc<dyn DynEphemeral>)> {
+        self.ephemeral.iter().map(|(k, v)| (*k, v))
     }
 
     /// The resource type called `name`.

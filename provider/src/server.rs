@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::config::{Context, ProviderConfig};
 use crate::diagnostics::{self, all_to_proto};
-use crate::framework::{DynResource, Registry, decode_at};
+use crate::framework::{DynEphemeral, DynResource, Registry, decode_at};
 use crate::proto::tfplugin6 as pb;
 use crate::schema::Derived;
 use crate::value::{self, Type, Value};
@@ -92,6 +92,10 @@ rpc!(
     upgrade_resource_state,
     plan_resource_change,
     import_resource_state,
+    validate_ephemeral_resource_config,
+    open_ephemeral_resource,
+    renew_ephemeral_resource,
+    close_ephemeral_resource,
 );
 rpc!(@diagnosed read_resource, apply_resource_change);
 
@@ -250,6 +254,23 @@ impl Inner {
         })
     }
 
+    fn ephemeral(&self, type_name: &str) -> Result<Arc<dyn DynEphemeral>, Diagnostics> {
+        self.registry.ephemeral(type_name).cloned().ok_or_else(|| {
+            diagnostics::error(
+                AttrPath::root(),
+                "Unknown ephemeral resource type",
+                format!(
+                    "This provider has no ephemeral resource type {type_name:?}; it serves {}.",
+                    self.registry
+                        .iter_ephemeral()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+    }
+
     fn context(&self) -> Result<Arc<Context>, Diagnostics> {
         self.context
             .read()
@@ -286,6 +307,11 @@ impl Inner {
                     .iter()
                     .map(|(n, r)| (n.to_owned(), r.schema().proto.clone()))
                     .collect(),
+                ephemeral_resource_schemas: self
+                    .registry
+                    .iter_ephemeral()
+                    .map(|(n, r)| (n.to_owned(), r.schema().proto.clone()))
+                    .collect(),
                 server_capabilities: Some(capabilities()),
                 ..Default::default()
             })
@@ -314,6 +340,13 @@ impl pb::provider_server::Provider for ProviderService {
                     .registry
                     .iter()
                     .map(|(n, _)| pb::get_metadata::ResourceMetadata {
+                        type_name: n.to_owned(),
+                    })
+                    .collect(),
+                ephemeral_resources: inner
+                    .registry
+                    .iter_ephemeral()
+                    .map(|(n, _)| pb::get_metadata::EphemeralMetadata {
                         type_name: n.to_owned(),
                     })
                     .collect(),
@@ -511,6 +544,70 @@ impl pb::provider_server::Provider for ProviderService {
                 }],
                 ..Default::default()
             })
+        })
+        .await
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        req: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
+        self.serve(req, |inner, req| async move {
+            let r = inner.ephemeral(&req.type_name)?;
+            let config = decode(req.config.as_ref(), &r.schema().ty)?;
+            Ok(pb::validate_ephemeral_resource_config::Response {
+                diagnostics: all_to_proto(&r.validate(&config)),
+            })
+        })
+        .await
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        req: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
+        self.serve(req, |inner, req| async move {
+            let r = inner.ephemeral(&req.type_name)?;
+            let ctx = inner.context()?;
+            let ty = &r.schema().ty;
+            let config = decode(req.config.as_ref(), ty)?;
+            let opened = r.open(&ctx, &config).await?;
+            Ok(pb::open_ephemeral_resource::Response {
+                result: Some(encode(&opened.result, ty)?),
+                private: opened.private,
+                renew_at: opened.renew_at.map(Into::into),
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        req: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
+        self.serve(req, |inner, req| async move {
+            let r = inner.ephemeral(&req.type_name)?;
+            let ctx = inner.context()?;
+            let (private, renew_at) = r.renew(&ctx, req.private.as_deref()).await?;
+            Ok(pb::renew_ephemeral_resource::Response {
+                private,
+                renew_at: renew_at.map(Into::into),
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        req: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
+        self.serve(req, |inner, req| async move {
+            let r = inner.ephemeral(&req.type_name)?;
+            let ctx = inner.context()?;
+            r.close(&ctx, req.private.as_deref()).await?;
+            Ok(Default::default())
         })
         .await
     }

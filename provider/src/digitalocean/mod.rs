@@ -7,3 +7,6 @@ pub use client::{ApiError, Client, ClientConfig, Token};
 pub mod apply;
 
 pub use apply::{Applier, ApplyError, DoState, PlanCheck, Timeouts, summaries};
+pub mod credentials;
+
+pub use credentials::{ClusterCredentials, ClusterLookup};

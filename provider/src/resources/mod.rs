@@ -1,6 +1,8 @@
 //! The resource types, one module each. To add one: implement
-//! [`crate::framework::Resource`] for its codegen spec and add it to [`registry`].
+//! [`crate::framework::Resource`] for its codegen spec (or
+//! [`crate::framework::EphemeralResource`]) and add it to [`registry`].
 
+pub mod kubeconfig;
 pub mod litellm_route;
 pub mod medallion;
 pub mod ocr_stack;
@@ -14,7 +16,7 @@ use ipai_codegen::{AttrPath, Diagnostics, names};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::files::{FilesError, FilesTarget};
-use crate::framework::{Registry, register};
+use crate::framework::{Registry, register, register_ephemeral};
 
 /// Every resource type the provider serves.
 pub fn registry() -> Registry {
@@ -24,6 +26,7 @@ pub fn registry() -> Registry {
         register(litellm_route::LitellmRoute),
         register(ocr_stack::OcrStack),
     ])
+    .with_ephemeral(vec![register_ephemeral(kubeconfig::Kubeconfig)])
 }
 
 /// A files-target failure as a diagnostic.
