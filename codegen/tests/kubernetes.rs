@@ -299,3 +299,36 @@ fn the_pod_check_catches_an_unhardened_container() {
     let problems = pod_problems(&pod);
     assert_eq!(problems.len(), 8, "{problems:#?}");
 }
+
+#[test]
+fn only_the_gateway_namespace_reaches_redis() {
+    let seed =
+        common::expand(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inputs/seed.yaml"));
+    // External egress (rules without a `to`) per namespace.
+    let mut ports: std::collections::BTreeMap<String, BTreeSet<u64>> = Default::default();
+    for (_, doc) in documents(&seed) {
+        if doc["kind"] != "NetworkPolicy" {
+            continue;
+        }
+        let ns = doc["metadata"]["namespace"].as_str().unwrap().to_owned();
+        let entry = ports.entry(ns).or_default();
+        for rule in doc["spec"]["egress"].as_array().into_iter().flatten() {
+            if rule.get("to").is_none() {
+                for p in rule["ports"].as_array().unwrap() {
+                    entry.insert(p["port"].as_u64().unwrap());
+                }
+            }
+        }
+    }
+    let firewall: BTreeSet<u64> = [443, 5432, 6543, 6333].into();
+    let redis: BTreeSet<u64> = [6379, 25061].into();
+    assert_eq!(ports.len(), 5, "{ports:?}");
+    for (ns, open) in &ports {
+        let expected = if ns == "litellm" {
+            firewall.union(&redis).copied().collect()
+        } else {
+            firewall.clone()
+        };
+        assert_eq!(open, &expected, "{ns}");
+    }
+}

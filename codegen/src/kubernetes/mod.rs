@@ -19,6 +19,9 @@ pub const PART_OF: &str = "ai-workbench";
 pub const MANAGED_BY: &str = "ipai";
 /// Egress ports the seed firewall allows: HTTPS, Postgres, the Supabase pooler, Qdrant.
 pub const EGRESS_PORTS: [u16; 4] = [443, 5432, 6543, 6333];
+/// Redis ports the LiteLLM gateway reaches for its router cache and rate limits (the seed's
+/// Redis cache): 6379 for a plain Redis/Valkey, 25061 for DigitalOcean's managed one (TLS).
+pub const REDIS_EGRESS_PORTS: [u16; 2] = [6379, 25061];
 /// Container ports of Traefik's `web` (80) and `websecure` (443) entry points; they are
 /// unprivileged so Traefik runs as non-root.
 pub const TRAEFIK_POD_PORTS: [u16; 2] = [8000, 8443];
@@ -129,6 +132,7 @@ pub fn workbench(spec: &WorkbenchSpec, r: &Renderer) -> Result<Expansion> {
             "namespace": ns,
             "labels": labels(wb, &spec.tags, ns, "network-policy"),
             "egress_ports": EGRESS_PORTS,
+            "redis_ports": if *ns == litellm::NAMESPACE { &REDIS_EGRESS_PORTS[..] } else { &[] },
             "edge": edge,
             "edge_ports": TRAEFIK_POD_PORTS,
             "backend_namespaces": backends,
