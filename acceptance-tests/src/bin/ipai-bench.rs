@@ -3,7 +3,10 @@
 //! 1. Start-up: spawns the provider as Terraform does (magic cookie, protocol 6) many times
 //!    and reports the time to the handshake line, with and without AutoMTLS.
 //! 2. Terraform: plan, apply and no-op plan of N `ipai_workbench` resources against N of the
-//!    built-in `terraform_data`, in the same run, as ratios.
+//!    built-in `terraform_data`, in the same run, as ratios. Beside the wall time it prints the
+//!    CPU time of terraform and its provider processes and the state size per resource:
+//!    Terraform's own work per resource (state copies, the state file rewritten after every
+//!    applied resource, plan rendering) grows with the size of the resource's state.
 //!
 //! Run through `scripts/bench.sh`.
 
@@ -86,8 +89,8 @@ fn main() -> Result<()> {
         args.repeat
     );
     println!(
-        "{:>6}  {:<13} {:>14} {:>14} {:>7}",
-        "N", "operation", "ipai_workbench", "terraform_data", "ratio"
+        "{:>6}  {:<13} {:>14} {:>14} {:>7}   {:>9} {:>9} (CPU s, terraform + provider)",
+        "N", "operation", "ipai_workbench", "terraform_data", "ratio", "ipai", "data"
     );
     for &n in &args.sizes {
         let ipai = measure(terraform, &provider, Kind::Workbench, n, args.repeat)?;
@@ -98,12 +101,19 @@ fn main() -> Result<()> {
             ("no-op plan", ipai.noop, data.noop),
         ] {
             println!(
-                "{n:>6}  {op:<13} {:>14} {:>14} {:>6.2}×",
-                secs(a),
-                secs(b),
-                a.as_secs_f64() / b.as_secs_f64()
+                "{n:>6}  {op:<13} {:>14} {:>14} {:>6.2}×   {:>9.2} {:>9.2}",
+                secs(a.wall),
+                secs(b.wall),
+                a.wall.as_secs_f64() / b.wall.as_secs_f64(),
+                a.cpu.as_secs_f64(),
+                b.cpu.as_secs_f64(),
             );
         }
+        println!(
+            "{n:>6}  state bytes per resource: ipai_workbench {}, terraform_data {}",
+            ipai.state_bytes / n.max(1) as u64,
+            data.state_bytes / n.max(1) as u64
+        );
     }
     println!("\ntarget: no-op plan of 1000 ipai_workbench ≤ 1.3× terraform_data");
     Ok(())
@@ -142,10 +152,54 @@ enum Kind {
     TerraformData,
 }
 
+/// Wall-clock and CPU time of one terraform command.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
 struct Timings {
-    plan: Duration,
-    apply: Duration,
-    noop: Duration,
+    plan: Sample,
+    apply: Sample,
+    noop: Sample,
+    /// Size of the state file after apply.
+    state_bytes: u64,
+}
+
+/// User + system CPU time of this process's terminated, waited-for children (terraform and,
+/// through it, the provider processes it waited for), from `/proc/self/stat`.
+fn children_cpu() -> Duration {
+    // Fields after the parenthesised command name; cutime and cstime are fields 16 and 17.
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .skip(13)
+                .take(2)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            Some(f.iter().sum::<u64>())
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on every Linux architecture terraform runs on.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Runs `f` (one terraform command) and returns its outcome with the time it took.
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Sample)> {
+    let cpu = children_cpu();
+    let started = Instant::now();
+    let out = f()?;
+    Ok((
+        out,
+        Sample {
+            wall: started.elapsed(),
+            cpu: children_cpu().saturating_sub(cpu),
+        },
+    ))
 }
 
 fn config(ws: &Workspace, kind: Kind, n: usize) -> String {
@@ -186,16 +240,18 @@ fn measure(
     repeat: usize,
 ) -> Result<Timings> {
     let (mut plans, mut applies, mut noops) = (Vec::new(), Vec::new(), Vec::new());
+    let mut state_bytes = 0;
     for _ in 0..repeat.max(1) {
         let ws = Workspace::with(terraform, provider)?;
         ws.write_config(&config(&ws, kind, n))?;
-        plans.push(ws.run_ok(&["plan", "-no-color"])?.elapsed);
-        applies.push(ws.apply()?.elapsed);
-        let noop = ws.plan()?;
+        plans.push(timed(|| ws.run_ok(&["plan", "-no-color"]))?.1);
+        applies.push(timed(|| ws.apply())?.1);
+        state_bytes = std::fs::metadata(ws.path().join("terraform.tfstate"))?.len();
+        let (noop, sample) = timed(|| ws.plan())?;
         if noop.code != 0 {
             bail!("the plan after apply is not empty:\n{noop}");
         }
-        noops.push(noop.elapsed);
+        noops.push(sample);
     }
     for samples in [&mut plans, &mut applies, &mut noops] {
         samples.sort();
@@ -204,10 +260,11 @@ fn measure(
         plan: percentile(&plans, 50),
         apply: percentile(&applies, 50),
         noop: percentile(&noops, 50),
+        state_bytes,
     })
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
+fn percentile<T: Copy>(sorted: &[T], p: usize) -> T {
     sorted[(sorted.len() - 1) * p / 100]
 }
 
