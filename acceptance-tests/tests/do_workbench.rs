@@ -148,3 +148,154 @@ fn bad_slugs_are_plan_diagnostics_and_nothing_is_created() -> Result<()> {
     sim.assert_contract_clean();
     Ok(())
 }
+
+/// `digitalocean_state.objects` of the workbench in the state: object name → id.
+fn recorded_ids(ws: &Workspace) -> Result<std::collections::BTreeMap<String, String>> {
+    let values = ws
+        .resource_values("ipai_workbench.wb")?
+        .ok_or_else(|| anyhow::anyhow!("the workbench is not in the state"))?;
+    Ok(values["digitalocean_state"]["objects"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v["id"].as_str().unwrap_or_default().to_owned()))
+        .collect())
+}
+
+#[test]
+fn a_failed_first_apply_is_in_state_and_destroy_removes_it() -> Result<()> {
+    let sim = DoSim::start(SimOptions::default())?;
+    let mut ws = Workspace::new()?;
+    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    // DigitalOcean refuses the uptime check after the cluster, firewall, registry, DNS
+    // zone and record exist.
+    sim.inject(Fault::rejected("POST", "/v2/uptime/checks"));
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
+    let failed = ws.apply_err()?;
+    assert!(failed.contains("DigitalOcean API call failed"), "{failed}");
+    assert!(sim.pending_faults().is_empty());
+
+    let ids = recorded_ids(&ws)?;
+    assert_eq!(
+        ids["acc-cluster"],
+        sim.clusters()[0]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        ids["acc-firewall"],
+        sim.firewalls()[0]["id"].as_str().unwrap()
+    );
+    let vpc = sim
+        .vpcs()
+        .into_iter()
+        .find(|v| v["name"] == "acc-vpc")
+        .unwrap();
+    assert_eq!(ids["acc-vpc"], vpc["id"].as_str().unwrap());
+    for name in ["acc-project", "acc", "acc-dns-litellm"] {
+        assert!(ids.contains_key(name), "{name} saved: {ids:?}");
+    }
+    assert!(!ids.contains_key("acc-litellm-uptime"), "{ids:?}");
+    let values = ws.resource_values("ipai_workbench.wb")?.unwrap();
+    assert_eq!(
+        values["digitalocean_state"]["created_domain"], "acc.example.com",
+        "the zone the apply created is recorded as the provider's"
+    );
+    assert!(!sim.leftovers().is_empty());
+
+    let destroyed = ws.destroy()?;
+    assert!(destroyed.contains("1 destroyed"), "{destroyed}");
+    assert_eq!(
+        sim.leftovers(),
+        [] as [String; 0],
+        "destroy found everything"
+    );
+    assert!(sim.load_balancers().is_empty() && sim.volumes().is_empty());
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+#[test]
+fn a_failed_apply_fixed_and_applied_again_leaves_no_twins() -> Result<()> {
+    let sim = DoSim::start(SimOptions::default())?;
+    let mut ws = Workspace::new()?;
+    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    sim.inject(Fault::rejected("POST", "/v2/firewalls"));
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
+    ws.apply_err()?;
+    assert_eq!(sim.clusters().len(), 1);
+    assert!(sim.firewalls().is_empty());
+
+    // The failed create is tainted: the next apply replaces it from the saved ids.
+    let plan = ws.plan()?;
+    assert!(plan.contains("tainted"), "{plan}");
+    ws.apply()?;
+    assert_eq!(sim.clusters().len(), 1, "no twin cluster");
+    assert_eq!(sim.firewalls().len(), 1);
+    assert_eq!(
+        sim.vpcs().iter().filter(|v| v["name"] == "acc-vpc").count(),
+        1
+    );
+    assert_eq!(
+        sim.projects()
+            .iter()
+            .filter(|p| p["name"] == "acc-project")
+            .count(),
+        1
+    );
+    assert_eq!(ws.plan()?.code, 0);
+    let cluster = sim.clusters()[0]["id"].as_str().unwrap().to_owned();
+
+    // An update that fails half-way (the new uptime check is refused after the record)
+    // keeps its progress; the apply after it adopts what exists.
+    sim.inject(Fault::rejected("POST", "/v2/uptime/checks"));
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm", "n8n""#))?;
+    ws.apply_err()?;
+    let ids = recorded_ids(&ws)?;
+    assert!(ids.contains_key("acc-dns-n8n"), "{ids:?}");
+    ws.apply()?;
+    assert_eq!(sim.clusters()[0]["id"], cluster.as_str(), "same cluster");
+    assert_eq!(sim.clusters().len(), 1);
+    let a_records = sim
+        .domain_records("acc.example.com")
+        .into_iter()
+        .filter(|r| r["type"] == "A")
+        .count();
+    assert_eq!(a_records, 2, "no twin record");
+    assert_eq!(sim.uptime_checks().len(), 2, "no twin check");
+    assert_eq!(ws.plan()?.code, 0);
+    ws.destroy()?;
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+#[test]
+fn destroy_keeps_a_dns_zone_that_existed_before() -> Result<()> {
+    let sim = DoSim::start(SimOptions::default())?;
+    let mut ws = Workspace::new()?;
+    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    assert!(sim.console_add_domain("acc.example.com"));
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
+    ws.apply()?;
+    let values = ws.resource_values("ipai_workbench.wb")?.unwrap();
+    assert!(values["digitalocean_state"]["created_domain"].is_null());
+    assert_eq!(ws.plan()?.code, 0);
+    ws.destroy()?;
+    assert_eq!(
+        sim.domains(),
+        ["acc.example.com"],
+        "the user's zone survives"
+    );
+    let left: Vec<String> = sim
+        .domain_records("acc.example.com")
+        .iter()
+        .map(|r| r["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        left,
+        ["SOA", "NS", "NS", "NS"],
+        "only the workbench's record went"
+    );
+    assert_eq!(sim.leftovers().len(), 1, "{:?}", sim.leftovers());
+    sim.assert_contract_clean();
+    Ok(())
+}

@@ -62,13 +62,15 @@ pub trait Resource: Send + Sync + 'static {
     ) -> Result<Self::Computed, Diagnostics>;
 
     /// Creates or updates the real objects; returns exactly what [`Resource::plan`]
-    /// planned for the computed attributes (Terraform checks).
+    /// planned for the computed attributes (Terraform checks). A change that fails after
+    /// creating something returns [`ApplyFailure::partial`], so Terraform keeps what
+    /// exists in state (a failed create is kept tainted) and destroy finds it.
     async fn apply(
         &self,
         ctx: &Context,
         spec: &Self::Spec,
         prior: Option<(&Self::Spec, &Self::Computed)>,
-    ) -> Result<Self::Computed, Diagnostics>;
+    ) -> Result<Self::Computed, ApplyFailure<Self::Computed>>;
 
     /// Observes the real objects; what differs from `state` shows as drift.
     /// `None` means the resource is gone.
@@ -113,6 +115,35 @@ pub trait Resource: Send + Sync + 'static {
     }
 }
 
+/// A failed apply: the diagnostics and, when the change got part of the way, the state
+/// describing what exists now (Terraform stores it alongside the errors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplyFailure<T> {
+    /// Why it failed.
+    pub diagnostics: Diagnostics,
+    /// What exists now; `None` leaves the prior state as it was.
+    pub partial: Option<T>,
+}
+
+impl<T> ApplyFailure<T> {
+    /// A failure that leaves `partial` in state.
+    pub fn partial(diagnostics: Diagnostics, partial: T) -> Self {
+        Self {
+            diagnostics,
+            partial: Some(partial),
+        }
+    }
+}
+
+impl<T> From<Diagnostics> for ApplyFailure<T> {
+    fn from(diagnostics: Diagnostics) -> Self {
+        Self {
+            diagnostics,
+            partial: None,
+        }
+    }
+}
+
 /// The planned state and the attributes that force a replacement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
@@ -138,13 +169,14 @@ pub trait DynResource: Send + Sync {
         prior: &Value,
         config: &Value,
     ) -> Result<Planned, Diagnostics>;
-    /// Applies a planned state (null: destroy); returns the new state.
+    /// Applies a planned state (null: destroy); returns the new state, or on failure the
+    /// diagnostics with the partial new state when part of the change happened.
     async fn apply(
         &self,
         ctx: &Context,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, Diagnostics>;
+    ) -> Result<Value, ApplyFailure<Value>>;
     /// Refreshes a state; null when the resource is gone.
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Value, Diagnostics>;
     /// Imports by id.
@@ -373,7 +405,7 @@ impl<R: Resource> DynResource for Typed<R> {
         ctx: &Context,
         prior: &Value,
         planned: &Value,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<Value, ApplyFailure<Value>> {
         let prior_typed = match prior {
             Value::Null => None,
             p => Some((self.decode_spec(p)?, self.decode_computed(p)?)),
@@ -385,11 +417,20 @@ impl<R: Resource> DynResource for Typed<R> {
             return Ok(Value::Null);
         }
         let spec = self.decode_spec(planned)?;
-        let computed = self
+        match self
             .resource
             .apply(ctx, &spec, prior_typed.as_ref().map(|(s, c)| (s, c)))
-            .await?;
-        self.state(planned, Some(&computed))
+            .await
+        {
+            Ok(computed) => Ok(self.state(planned, Some(&computed))?),
+            Err(ApplyFailure {
+                diagnostics,
+                partial,
+            }) => Err(ApplyFailure {
+                partial: partial.and_then(|c| self.state(planned, Some(&c)).ok()),
+                diagnostics,
+            }),
+        }
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Value, Diagnostics> {

@@ -151,10 +151,18 @@ impl Block {
     /// The JSON a spec is deserialized from: null attributes dropped (so serde defaults
     /// apply), recursively, and only the attributes named in `keep` at the top.
     pub fn spec_json(&self, value: &Value, keep: &dyn Fn(&str) -> bool) -> Option<Json> {
-        let mut json = value.to_json()?;
-        if let Json::Object(m) = &mut json {
-            m.retain(|k, _| keep(k));
-        }
+        // Filter before converting: the attributes left out may be unknown.
+        let json = match value {
+            Value::Object(attrs) => Value::Object(
+                attrs
+                    .iter()
+                    .filter(|(k, _)| keep(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+            .to_json()?,
+            other => other.to_json()?,
+        };
         Some(strip_nulls(json))
     }
 

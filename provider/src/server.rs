@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::config::{Context, ProviderConfig};
 use crate::diagnostics::{self, all_to_proto};
-use crate::framework::{DynEphemeral, DynResource, Registry, decode_at};
+use crate::framework::{ApplyFailure, DynEphemeral, DynResource, Registry, decode_at};
 use crate::proto::tfplugin6 as pb;
 use crate::schema::Derived;
 use crate::value::{self, Type, Value};
@@ -518,12 +518,26 @@ impl pb::provider_server::Provider for ProviderService {
             let ty = &r.schema().ty;
             let prior = decode(req.prior_state.as_ref(), ty)?;
             let planned = decode(req.planned_state.as_ref(), ty)?;
-            let new_state = r.apply(&ctx, &prior, &planned).await?;
-            Ok(pb::apply_resource_change::Response {
+            let (new_state, diagnostics) = match r.apply(&ctx, &prior, &planned).await {
+                Ok(new_state) => (new_state, Diagnostics::new()),
+                // A change that got part of the way: Terraform keeps this state with the
+                // errors (tainted after a create), so destroy and the next apply see it.
+                Err(ApplyFailure {
+                    diagnostics,
+                    partial: Some(partial),
+                }) => (partial, diagnostics),
+                Err(ApplyFailure {
+                    diagnostics,
+                    partial: None,
+                }) => return Err(diagnostics),
+            };
+            let mut response = pb::apply_resource_change::Response {
                 new_state: Some(encode(&new_state, ty)?),
                 private: req.planned_private,
                 ..Default::default()
-            })
+            };
+            response.diagnostics.extend(all_to_proto(&diagnostics));
+            Ok(response)
         })
         .await
     }

@@ -58,13 +58,16 @@
 //!   - [`Fault::rate_limited`]: 429 with `retry-after` and `ratelimit-reset` ([`Fault::retry_after`], default 1 s);
 //!   - [`Fault::server_error`]: 500 without touching state;
 //!   - [`Fault::fail_after_commit`]: the operation is carried out, then 500 is returned (a create
-//!     that fails half-way: the provider must find and adopt the object, not create a twin).
+//!     that fails half-way: the provider must find and adopt the object, not create a twin);
+//!   - [`Fault::rejected`]: 422 without touching state (a refusal no retry fixes: the apply
+//!     fails half-way and must keep what it created in state).
 //! - [`SimOptions`]: `provisioning_polls`, `provisioning_delay`, `deletion_polls`,
 //!   `cluster_load_balancers`, `cluster_volumes`, `default_vpcs`, `token`;
 //!   [`DoSim::set_provisioning_polls`] changes it for objects created afterwards (slow provisioning).
 //! - Out-of-band changes ("someone used the console"), for drift tests:
 //!   [`DoSim::console_resize_pool`], [`DoSim::console_remove_firewall_rule`],
-//!   [`DoSim::console_add_load_balancer`].
+//!   [`DoSim::console_add_load_balancer`], [`DoSim::console_add_domain`] (a zone that existed
+//!   before the workbench).
 //!
 //! # Observing
 //! [`DoSim::requests`] (method, path, operation, status of every request), snapshot accessors
@@ -152,6 +155,9 @@ pub enum FaultKind {
     ServerError,
     /// The operation is carried out, then 500 is returned.
     FailAfterCommit,
+    /// 422 without carrying the operation out: a create DigitalOcean refuses (quota,
+    /// capacity), which no retry fixes.
+    Rejected,
 }
 
 /// A fault for the next matching requests.
@@ -192,6 +198,12 @@ impl Fault {
     /// The request succeeds inside the simulator but the client gets a 500.
     pub fn fail_after_commit(method: &str, path: &str) -> Fault {
         Fault::new(method, path, FaultKind::FailAfterCommit)
+    }
+
+    /// 422 Unprocessable Entity, state untouched: a refusal no retry fixes (quota reached,
+    /// no capacity left), so the provider's apply fails half-way.
+    pub fn rejected(method: &str, path: &str) -> Fault {
+        Fault::new(method, path, FaultKind::Rejected)
     }
 
     /// Applies to the next `n` matching requests (default 1).
@@ -499,6 +511,12 @@ impl DoSim {
         lock(&self.shared.state).console_remove_inbound(firewall_id, ports)
     }
 
+    /// Adds a DNS zone with only DigitalOcean's SOA and NS records, as someone would have
+    /// before the workbench existed. False if it exists.
+    pub fn console_add_domain(&self, name: &str) -> bool {
+        lock(&self.shared.state).console_add_domain(name)
+    }
+
     /// Creates a load balancer owned by a cluster, as a new `Service` would; returns its id.
     pub fn console_add_load_balancer(&self, cluster_id: &str) -> Option<String> {
         let mut s = lock(&self.shared.state);
@@ -769,6 +787,13 @@ impl Shared {
             }
             Some(FaultKind::ServerError) => {
                 return state::error(500, "server_error", "Unexpected server-side error");
+            }
+            Some(FaultKind::Rejected) => {
+                return state::error(
+                    422,
+                    "unprocessable_entity",
+                    "The request was refused: the account's limit for this resource is reached.",
+                );
             }
             _ => {}
         }

@@ -1718,6 +1718,35 @@ impl State {
         r
     }
 
+    /// The SOA and NS records DigitalOcean puts in every new zone.
+    fn zone_records(&mut self) -> Vec<Value> {
+        let mut records = vec![self.new_record(json!({
+            "type": "SOA", "name": "@", "data": "1800", "ttl": 1800
+        }))];
+        for ns in [
+            "ns1.digitalocean.com",
+            "ns2.digitalocean.com",
+            "ns3.digitalocean.com",
+        ] {
+            records.push(self.new_record(json!({"type": "NS", "name": "@", "data": ns})));
+        }
+        records
+    }
+
+    /// Adds an empty zone (SOA and NS only), as a user would have before using ipai.
+    /// False if it exists.
+    pub(crate) fn console_add_domain(&mut self, name: &str) -> bool {
+        if self.domain(name).is_some() {
+            return false;
+        }
+        let records = self.zone_records();
+        self.domains.push(Domain {
+            name: name.to_owned(),
+            records,
+        });
+        true
+    }
+
     fn domain_create(&mut self, req: &Req<'_>) -> Reply {
         let name = req
             .str("name")
@@ -1738,16 +1767,7 @@ impl State {
         if self.domain(&name).is_some() {
             return unprocessable(format!("the domain {name} already exists"));
         }
-        let mut records = vec![self.new_record(json!({
-            "type": "SOA", "name": "@", "data": "1800", "ttl": 1800
-        }))];
-        for ns in [
-            "ns1.digitalocean.com",
-            "ns2.digitalocean.com",
-            "ns3.digitalocean.com",
-        ] {
-            records.push(self.new_record(json!({"type": "NS", "name": "@", "data": ns})));
-        }
+        let mut records = self.zone_records();
         if let Some(ip) = req.str("ip_address") {
             if ip.parse::<Ipv4Addr>().is_err() {
                 return unprocessable(format!("ip_address {ip:?} is not an IPv4 address"));

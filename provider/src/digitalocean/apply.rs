@@ -56,7 +56,7 @@ impl Timeouts {
 }
 
 /// One object the workbench created or adopted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recorded {
     /// What it is.
     pub kind: DoKind,
@@ -68,15 +68,24 @@ pub struct Recorded {
     pub parent: Option<String>,
 }
 
-/// What the provider keeps in (private) state about the DigitalOcean side.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the provider keeps in state about the DigitalOcean side: saved after every
+/// apply, also a failed one, so destroy and the next apply find everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DoState {
-    /// Objects created or adopted, by object name.
+    /// Objects created or adopted, by object name, with their DigitalOcean ids.
     #[serde(default)]
     pub objects: BTreeMap<String, Recorded>,
-    /// The DNS domain, when this workbench created it (and so deletes it).
+    /// The DNS domain, when the provider created it (only then does destroy delete it; a
+    /// zone that existed before is left alone).
     #[serde(default)]
     pub created_domain: Option<String>,
+}
+
+impl DoState {
+    /// Whether it records anything in DigitalOcean.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.created_domain.is_none()
+    }
 }
 
 /// A failed reconciliation, shaped like a diagnostic. It carries no token.
@@ -618,6 +627,7 @@ impl Applier {
             };
             self.wait_ready(obj, &live, state, limit).await?;
         }
+        self.learn_created_domain(desired, state).await?;
         self.assign_to_project(desired, state).await?;
         // Objects recorded earlier but no longer desired (a removed pool or subdomain).
         let wanted: BTreeSet<&str> = desired.iter().map(|o| o.name.as_str()).collect();
@@ -1030,6 +1040,7 @@ impl Applier {
             };
             out.insert(obj.name.clone(), summary);
         }
+        self.learn_created_domain(desired, state).await?;
         Ok(out)
     }
 
@@ -1041,7 +1052,12 @@ impl Applier {
     pub async fn destroy(&self, desired: &[DoObject], state: &mut DoState) -> Result<()> {
         for obj in desired.iter().rev() {
             if obj.kind == DoKind::Project {
-                self.delete_created_domain(desired, state).await?;
+                self.delete_created_domain(state).await?;
+            }
+            // Records have no tags: only those recorded as the workbench's are deleted,
+            // never a same-named record someone else keeps in the zone.
+            if obj.kind == DoKind::DomainRecord && !state.objects.contains_key(&obj.name) {
+                continue;
             }
             if let Some(live) = self.locate(obj, state).await? {
                 let id = id_of(&live).unwrap_or_default();
@@ -1057,42 +1073,54 @@ impl Applier {
         for (name, rec) in leftovers.into_iter().rev() {
             self.delete_recorded(&name, &rec, desired, state).await?;
         }
-        self.delete_created_domain(desired, state).await?;
+        self.delete_created_domain(state).await?;
         Ok(())
     }
 
-    /// Deletes the DNS domain when this workbench created it, or when, its records gone,
-    /// nothing but DigitalOcean's own SOA and NS records is left in it (a zone that would
-    /// serve nothing; another user's records keep it).
-    async fn delete_created_domain(&self, desired: &[DoObject], state: &mut DoState) -> Result<()> {
-        if state.created_domain.is_none()
-            && let Some(d) = desired
-                .iter()
-                .find(|o| o.kind == DoKind::DomainRecord)
-                .and_then(|o| o.spec["domain"].as_str())
-        {
-            let records = match self
-                .client
-                .list(&format!("/v2/domains/{d}/records"), "domain_records")
-                .await
-            {
-                Ok(r) => r,
-                Err(e) if e.is_not_found() => return Ok(()),
-                Err(e) => return Err(ApplyError::api(d, e)),
-            };
-            if records
-                .iter()
-                .all(|r| r["type"] == "SOA" || r["type"] == "NS")
-            {
-                state.created_domain = Some(d.to_owned());
-            }
-        }
+    /// Deletes the DNS domain only when the provider created it: a zone that existed
+    /// before (even one left with nothing but SOA and NS records) belongs to its owner.
+    async fn delete_created_domain(&self, state: &mut DoState) -> Result<()> {
         if let Some(d) = state.created_domain.clone() {
-            self.client
-                .delete(&format!("/v2/domains/{d}"))
-                .await
-                .map_err(|e| ApplyError::api(&d, e))?;
+            match self.client.delete(&format!("/v2/domains/{d}")).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(ApplyError::api(&d, e)),
+            }
             state.created_domain = None;
+        }
+        Ok(())
+    }
+
+    /// A domain the provider created sits in the workbench's project (a pre-existing one
+    /// is never moved there), so ownership is found again when state was lost (import,
+    /// a state from before it was recorded).
+    async fn learn_created_domain(&self, desired: &[DoObject], state: &mut DoState) -> Result<()> {
+        let Some(domain) = desired
+            .iter()
+            .find(|o| o.kind == DoKind::DomainRecord)
+            .and_then(|o| o.spec["domain"].as_str())
+        else {
+            return Ok(());
+        };
+        if state.created_domain.as_deref() == Some(domain) {
+            return Ok(());
+        }
+        let Some(project) = desired.iter().find(|o| o.kind == DoKind::Project) else {
+            return Ok(());
+        };
+        let Some(pid) = self.parent_id(state, &project.name) else {
+            return Ok(());
+        };
+        let urn = format!("do:domain:{domain}");
+        let owned = self
+            .client
+            .list(&format!("/v2/projects/{pid}/resources"), "resources")
+            .await
+            .map_err(|e| ApplyError::api(&project.name, e))?
+            .iter()
+            .any(|r| r["urn"] == urn.as_str());
+        if owned {
+            state.created_domain = Some(domain.to_owned());
         }
         Ok(())
     }

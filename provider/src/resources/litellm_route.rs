@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::files::{FilesError, FilesTarget};
-use crate::framework::Resource;
+use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
     blocking, files_error, hashes_on_disk, read_for_import, split_import_id, workbench_domain,
 };
@@ -148,7 +148,7 @@ impl Resource for LitellmRoute {
         ctx: &Context,
         spec: &LitellmRouteSpec,
         prior: Option<(&LitellmRouteSpec, &LitellmRouteComputed)>,
-    ) -> Result<LitellmRouteComputed, Diagnostics> {
+    ) -> Result<LitellmRouteComputed, ApplyFailure<LitellmRouteComputed>> {
         let result = computed(spec)?;
         let (path, text) = fragment(spec).map_err(|e| {
             diagnostics::error(AttrPath::root(), "Route fragment failed", e.to_string())

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Context;
 use crate::diagnostics;
-use crate::framework::Resource;
+use crate::framework::{ApplyFailure, Resource};
 use crate::postgres::{self, Postgres, introspect};
 use crate::resources::blocking;
 
@@ -187,7 +187,7 @@ impl Resource for MedallionLayer {
         ctx: &Context,
         spec: &MedallionLayerSpec,
         prior: Option<(&MedallionLayerSpec, &MedallionLayerComputed)>,
-    ) -> Result<MedallionLayerComputed, Diagnostics> {
+    ) -> Result<MedallionLayerComputed, ApplyFailure<MedallionLayerComputed>> {
         let planned = plan_layer(ctx, spec, prior.map(|(_, c)| c)).await?;
         if let (Some(mut db), Some(m)) = (connect(ctx).await?, &planned.migration) {
             let renderer = ctx.renderer()?;

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Context;
-use crate::framework::Resource;
+use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
     domain_of, expansion_error, hashes_on_disk, read_for_import, remove_files, split_import_id,
     write_files,
@@ -84,7 +84,7 @@ impl Resource for OcrStack {
         ctx: &Context,
         spec: &OcrStackSpec,
         prior: Option<(&OcrStackSpec, &OcrStackComputed)>,
-    ) -> Result<OcrStackComputed, Diagnostics> {
+    ) -> Result<OcrStackComputed, ApplyFailure<OcrStackComputed>> {
         let stale: BTreeSet<String> = prior
             .and_then(|(_, c)| c.files.as_ref())
             .map(|f| f.keys().cloned().collect())

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Context;
 use crate::diagnostics;
-use crate::framework::Resource;
+use crate::digitalocean::DoState;
+use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
     expansion_error, hashes_on_disk, read_for_import, remove_files, write_files,
 };
@@ -37,6 +38,16 @@ pub struct WorkbenchComputed {
     /// the console, a firewall rule removed) shows here in the next plan, and apply puts
     /// it back.
     pub digitalocean: BTreeMap<String, String>,
+    /// What the workbench created or adopted in DigitalOcean: each object's id by name,
+    /// and the DNS domain when the provider created it (only then does destroy delete
+    /// it). Saved also when an apply fails half-way, so destroy and the next apply find
+    /// everything. Empty without a DigitalOcean token.
+    pub digitalocean_state: Option<DoState>,
+}
+
+/// Whether the state records anything in DigitalOcean.
+fn manages_do(c: &WorkbenchComputed) -> bool {
+    !c.digitalocean.is_empty() || c.digitalocean_state.as_ref().is_some_and(|s| !s.is_empty())
 }
 
 fn expand(ctx: &Context, spec: &WorkbenchSpec) -> Result<Expansion, Diagnostics> {
@@ -53,6 +64,11 @@ fn computed(ctx: &Context, spec: &WorkbenchSpec, exp: &Expansion) -> WorkbenchCo
             crate::digitalocean::summaries(&exp.digitalocean)
         } else {
             BTreeMap::new()
+        },
+        digitalocean_state: if ctx.digitalocean.is_some() {
+            None
+        } else {
+            Some(DoState::default())
         },
     }
 }
@@ -81,14 +97,12 @@ fn do_error(e: crate::digitalocean::ApplyError) -> Diagnostics {
 /// manages objects there, say so instead of silently leaving them.
 fn require_token(ctx: &Context, prior: Option<&WorkbenchComputed>) -> Result<(), Diagnostics> {
     match prior {
-        Some(p) if ctx.digitalocean.is_none() && !p.digitalocean.is_empty() => {
-            Err(diagnostics::error(
-                AttrPath::root(),
-                "DigitalOcean token missing",
-                "This workbench manages DigitalOcean objects, but the provider has no \
+        Some(p) if ctx.digitalocean.is_none() && manages_do(p) => Err(diagnostics::error(
+            AttrPath::root(),
+            "DigitalOcean token missing",
+            "This workbench manages DigitalOcean objects, but the provider has no \
              digitalocean_token and DIGITALOCEAN_TOKEN is not set. Configure the token.",
-            ))
-        }
+        )),
         _ => Ok(()),
     }
 }
@@ -122,7 +136,16 @@ impl Resource for Workbench {
             }
         }
         ctx.note_planned_workbench(&spec.name);
-        Ok(computed(ctx, spec, &exp))
+        let mut planned = computed(ctx, spec, &exp);
+        // The ids stay as they are unless something in DigitalOcean changes (then they
+        // are known after apply).
+        if let Some(p) = prior
+            && ctx.digitalocean.is_some()
+            && p.digitalocean == planned.digitalocean
+        {
+            planned.digitalocean_state = p.digitalocean_state.clone();
+        }
+        Ok(planned)
     }
 
     async fn apply(
@@ -130,21 +153,38 @@ impl Resource for Workbench {
         ctx: &Context,
         spec: &WorkbenchSpec,
         prior: Option<(&WorkbenchSpec, &WorkbenchComputed)>,
-    ) -> Result<WorkbenchComputed, Diagnostics> {
+    ) -> Result<WorkbenchComputed, ApplyFailure<WorkbenchComputed>> {
         require_token(ctx, prior.map(|(_, c)| c))?;
         let exp = expand(ctx, spec)?;
-        let result = computed(ctx, spec, &exp);
+        let mut result = computed(ctx, spec, &exp);
+        // Until the files are written, what is on disk and known in DigitalOcean is the
+        // prior state's; a failure returns it with the ids recorded so far.
+        let mut partial = WorkbenchComputed {
+            files: prior.map(|(_, c)| c.files.clone()).unwrap_or_default(),
+            digitalocean: prior
+                .map(|(_, c)| c.digitalocean.clone())
+                .unwrap_or_default(),
+            ..result.clone()
+        };
         if let Some(a) = do_applier(ctx, spec) {
-            let mut state = crate::digitalocean::DoState::default();
-            a.apply(&exp.digitalocean, &mut state)
-                .await
-                .map_err(do_error)?;
+            let mut state = prior
+                .and_then(|(_, c)| c.digitalocean_state.clone())
+                .unwrap_or_default();
+            let applied = a.apply(&exp.digitalocean, &mut state).await;
+            partial.digitalocean_state = Some(state.clone());
+            if let Err(e) = applied {
+                return Err(ApplyFailure::partial(do_error(e), partial));
+            }
+            partial.digitalocean = result.digitalocean.clone();
+            result.digitalocean_state = Some(state);
         }
         let stale: BTreeSet<String> = prior
             .filter(|(p, _)| p.name == spec.name)
             .map(|(_, c)| c.files.keys().cloned().collect())
             .unwrap_or_default();
-        write_files(ctx, &spec.name, exp.files, stale).await?;
+        write_files(ctx, &spec.name, exp.files, stale)
+            .await
+            .map_err(|d| ApplyFailure::partial(d, partial))?;
         Ok(result)
     }
 
@@ -156,19 +196,22 @@ impl Resource for Workbench {
     ) -> Result<Option<WorkbenchComputed>, Diagnostics> {
         let files = hashes_on_disk(ctx, state.files.keys().cloned()).await;
         let mut digitalocean = state.digitalocean.clone();
+        let mut digitalocean_state = state.digitalocean_state.clone();
         if let Some(a) = do_applier(ctx, spec)
-            && !state.digitalocean.is_empty()
+            && manages_do(state)
         {
             let exp = expand(ctx, spec)?;
-            let mut s = crate::digitalocean::DoState::default();
+            let mut s = state.digitalocean_state.clone().unwrap_or_default();
             digitalocean = a
                 .observe(&exp.digitalocean, &mut s)
                 .await
                 .map_err(do_error)?;
+            digitalocean_state = Some(s);
         }
         Ok(Some(WorkbenchComputed {
             files,
             digitalocean,
+            digitalocean_state,
             ..state.clone()
         }))
     }
@@ -181,10 +224,10 @@ impl Resource for Workbench {
     ) -> Result<(), Diagnostics> {
         require_token(ctx, Some(state))?;
         if let Some(a) = do_applier(ctx, spec)
-            && !state.digitalocean.is_empty()
+            && manages_do(state)
         {
             let exp = expand(ctx, spec)?;
-            let mut s = crate::digitalocean::DoState::default();
+            let mut s = state.digitalocean_state.clone().unwrap_or_default();
             a.destroy(&exp.digitalocean, &mut s)
                 .await
                 .map_err(do_error)?;
@@ -217,11 +260,12 @@ impl Resource for Workbench {
         let on_disk = hashes_on_disk(ctx, exp.files.keys().cloned()).await;
         let mut result = computed(ctx, &spec, &exp);
         if let Some(a) = do_applier(ctx, &spec) {
-            let mut s = crate::digitalocean::DoState::default();
+            let mut s = DoState::default();
             result.digitalocean = a
                 .observe(&exp.digitalocean, &mut s)
                 .await
                 .map_err(do_error)?;
+            result.digitalocean_state = Some(s);
         }
         Ok((
             spec.clone(),
