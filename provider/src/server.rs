@@ -652,6 +652,9 @@ mod tests {
     struct BoomSpec {
         /// Panic in plan.
         panic: bool,
+        /// Fail in apply after getting part of the way.
+        #[serde(default)]
+        fail_half_way: bool,
     }
 
     #[derive(Serialize, Deserialize, JsonSchema)]
@@ -681,9 +684,15 @@ mod tests {
         async fn apply(
             &self,
             _ctx: &Context,
-            _spec: &BoomSpec,
+            spec: &BoomSpec,
             _prior: Option<(&BoomSpec, &BoomComputed)>,
-        ) -> Result<BoomComputed, Diagnostics> {
+        ) -> Result<BoomComputed, ApplyFailure<BoomComputed>> {
+            if spec.fail_half_way {
+                return Err(ApplyFailure::partial(
+                    diagnostics::error(AttrPath::root(), "Half-way", "Stopped half-way."),
+                    BoomComputed { id: "half".into() },
+                ));
+            }
             Ok(BoomComputed { id: "boom".into() })
         }
         async fn read(
@@ -794,6 +803,42 @@ mod tests {
         .await;
         assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
         assert!(r.planned_state.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_failed_apply_returns_its_partial_state_with_the_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service();
+        assert!(configure(&svc, dir.path()).await.is_empty());
+        let ty = svc.inner.resource("ipai_boom").unwrap().schema().ty.clone();
+        let apply = |fail: bool| {
+            let planned = Value::Object(
+                [
+                    ("panic".to_owned(), Value::Bool(false)),
+                    ("fail_half_way".to_owned(), Value::Bool(fail)),
+                    ("id".to_owned(), Value::Unknown),
+                ]
+                .into(),
+            );
+            svc.apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "ipai_boom".into(),
+                planned_state: Some(encode(&planned, &ty).unwrap()),
+                ..Default::default()
+            }))
+        };
+        let failed = apply(true).await.unwrap().into_inner();
+        assert_eq!(failed.diagnostics.len(), 1);
+        assert_eq!(failed.diagnostics[0].summary, "Half-way");
+        let state = decode(failed.new_state.as_ref(), &ty).unwrap();
+        assert_eq!(
+            state.to_json().unwrap()["id"],
+            "half",
+            "the partial state is kept"
+        );
+        let ok = apply(false).await.unwrap().into_inner();
+        assert!(ok.diagnostics.is_empty());
+        let state = decode(ok.new_state.as_ref(), &ty).unwrap();
+        assert_eq!(state.to_json().unwrap()["id"], "boom");
     }
 
     #[tokio::test]
