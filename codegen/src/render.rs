@@ -91,6 +91,17 @@ impl Renderer {
             })
     }
 
+    /// Renders template `name` with a context already in JSON form, taking it as is
+    /// (no second serialization: the hot path of large migrations).
+    pub fn render_json(&self, name: &str, ctx: serde_json::Value) -> Result<String> {
+        self.registry
+            .render_with_context(name, &handlebars::Context::from(ctx))
+            .map_err(|e| Error::Template {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })
+    }
+
     /// True when a template of that name exists.
     pub fn has(&self, name: &str) -> bool {
         self.registry.has_template(name)

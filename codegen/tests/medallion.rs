@@ -96,6 +96,64 @@ fn bad_identifiers_are_refused_on_their_attribute() {
 }
 
 #[test]
+fn every_named_object_refuses_bad_identifiers_on_its_own_attribute() {
+    let long = "n".repeat(64);
+    let policy =
+        |name: &str| json!({"policies": [{"name": name, "table": "silver_tx", "using": "true"}]});
+    let index = |name: &str| json!([{"name": name, "columns": ["note"]}]);
+    for name in ["we\"ird", "a;b", "a b", "table", long.as_str()] {
+        for (pointer, value, path) in [
+            ("/schema", json!(name), "schema"),
+            (
+                "/tables/0/columns/2/name",
+                json!(name),
+                "tables[0].columns[2].name",
+            ),
+            (
+                "/tables/0/checks/0/name",
+                json!(name),
+                "tables[0].checks[0].name",
+            ),
+            (
+                "/tables/0/indexes",
+                index(name),
+                "tables[0].indexes[0].name",
+            ),
+            ("/views/0/name", json!(name), "views[0].name"),
+            ("/rls", policy(name), "rls.policies[0].name"),
+        ] {
+            let mut v = silver();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            v.pointer_mut(parent).unwrap()[key] = value;
+            let d: Vec<(String, String)> = errors(v)
+                .0
+                .into_iter()
+                .map(|x| (x.path.to_string(), x.summary))
+                .collect();
+            assert!(
+                d.contains(&(path.into(), "Invalid identifier".into())),
+                "{path} = {name:?}: {d:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_name_taken_by_a_view_or_another_layer_is_a_duplicate() {
+    let d = bad("/views/0/name", json!("silver_tx"));
+    assert!(
+        d.contains(&("views[0].name".into(), "Duplicate table".into())),
+        "{d:?}"
+    );
+    // bronze_tx belongs to the bronze layer of the same schema.
+    let d = bad("/tables/0/name", json!("bronze_tx"));
+    assert!(
+        d.contains(&("tables[0].name".into(), "Duplicate table".into())),
+        "{d:?}"
+    );
+}
+
+#[test]
 fn unknown_types_duplicates_and_references_are_refused() {
     let d = bad("/tables/0/columns/1/type", json!("money"));
     assert_eq!(

@@ -1,9 +1,13 @@
-//! Prints the apply figure of the medallion; asserts nothing about timing: 100 tables through
-//! the postgres applier (connect, lock, ledger, one transaction per migration) against
-//! `psql -1 -f` of the same SQL on a throwaway PostgreSQL 15, as a ratio (target ≤ 1.3×).
-//! The expansion figures are `cargo bench -p ipai-codegen --bench medallion`.
+//! Prints the medallion figures; asserts nothing about timing.
 //!
-//! Run with `cargo run --release -p ipai-acceptance-tests --bin ipai-medallion-bench`.
+//! 1. Expansion: validate + plan + render one layer of 1,000 and 10,000 tables (target
+//!    ≤ 50 ms at 1,000, growing linearly).
+//! 2. Apply: 100 tables through the postgres applier (connect, lock, ledger, one transaction
+//!    per migration) against `psql -1 -f` of the same SQL on a throwaway PostgreSQL 15, as a
+//!    ratio (target ≤ 1.3×).
+//!
+//! Run with `cargo run --release -p ipai-acceptance-tests --bin ipai-medallion-bench`
+//! (`--skip-apply` for the expansion figures alone, without PostgreSQL).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -18,8 +22,14 @@ use ipai_provider::postgres::Postgres;
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(about = "Medallion expansion and apply figures")]
+#[command(about = "Medallion expansion and apply figures (release build)")]
 struct Args {
+    /// Layer sizes (tables) whose expansion is timed.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 10000])]
+    expand_sizes: Vec<usize>,
+    /// Only the expansion figures (no PostgreSQL).
+    #[arg(long)]
+    skip_apply: bool,
     /// Tables applied in the PostgreSQL comparison.
     #[arg(long, default_value_t = 100)]
     apply_tables: usize,
@@ -64,6 +74,56 @@ fn expand(spec: &MedallionLayerSpec, r: &Renderer) -> Result<Migration> {
     Ok(supabase::migration(&model, &plan::create(&model), 0, r)?)
 }
 
+/// Times the expansion of each size and prints it with the growth against the first size.
+fn expansion(sizes: &[usize], repeat: usize, r: &Renderer) -> Result<()> {
+    println!("medallion expansion (validate + plan + render one layer; median of {repeat}):");
+    let mut per_table = Vec::new();
+    for &n in sizes {
+        let spec = layer(n);
+        let (mut times, mut cpu_times) = (Vec::new(), Vec::new());
+        let mut bytes = 0;
+        for _ in 0..repeat {
+            let (start, cpu) = (Instant::now(), thread_cpu());
+            let m = expand(&spec, r)?;
+            times.push(start.elapsed());
+            cpu_times.push(thread_cpu().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
+            bytes = m.sql.len();
+        }
+        let t = median(times);
+        // On a shared machine the time on CPU is the steadier figure; growth is taken from it.
+        let cpu = cpu_times
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(median);
+        per_table.push(cpu.unwrap_or(t).as_secs_f64() / n as f64);
+        println!(
+            "  {n:>6} tables: {:>9.2} ms wall, {} on CPU  ({:.1} µs/table, {:.1} MB of SQL)",
+            ms(t),
+            cpu.map_or("?".into(), |c| format!("{:.2} ms", ms(c))),
+            cpu.unwrap_or(t).as_secs_f64() * 1e6 / n as f64,
+            bytes as f64 / 1e6
+        );
+    }
+    if let (Some(first), Some(last)) = (per_table.first(), per_table.last())
+        && per_table.len() > 1
+    {
+        println!(
+            "  growth: time per table at {} is {:.2}× that at {} (1.00 = linear)",
+            sizes[sizes.len() - 1],
+            last / first,
+            sizes[0]
+        );
+    }
+    Ok(())
+}
+
+/// Time this thread has spent on a CPU (Linux `schedstat`), when the kernel reports it.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -77,6 +137,10 @@ fn ms(d: Duration) -> f64 {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let r = Renderer::embedded()?;
+    expansion(&args.expand_sizes, args.repeat, &r)?;
+    if args.skip_apply {
+        return Ok(());
+    }
 
     println!(
         "apply of {} tables (median of {}), PostgreSQL 15 on 127.0.0.1:",

@@ -11,7 +11,7 @@ pub mod sqlcheck;
 pub mod types;
 pub mod validate;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub use model::LayerModel;
 pub use plan::Plan;
@@ -95,13 +95,14 @@ pub fn migration(m: &LayerModel, plan: &Plan, generation: u32, r: &Renderer) -> 
             m.schema
         )
     };
-    let sql = r.render(
+    let statements = plan.render(r)?.into_iter().map(Value::String).collect();
+    let sql = r.render_json(
         "supabase/migration.sql",
-        &json!({
+        json!({
             "title": title,
             "resource": format!("ipai_medallion_layer {}", m.resource_id()),
             "version": version,
-            "statements": plan.render(r)?,
+            "statements": Value::Array(statements),
         }),
     )?;
     Ok(Migration::new(version, name, sql))

@@ -2,7 +2,7 @@
 //! statements that get the database there, each rendered from a template in
 //! `templates/supabase/`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -53,7 +53,10 @@ impl Plan {
     pub fn render(&self, r: &Renderer) -> Result<Vec<String>> {
         self.steps
             .iter()
-            .map(|s| r.render(s.template, &s.ctx).map(|t| t.trim().to_owned()))
+            .map(|s| {
+                r.render_json(s.template, s.ctx.clone())
+                    .map(|t| t.trim().to_owned())
+            })
             .collect()
     }
 }
@@ -101,6 +104,12 @@ pub fn drop(prev: &LayerModel) -> Plan {
 pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     let exact = prev.exact && next.exact;
     let mut p = Plan::default();
+    // Looked up by name, not by scanning, so a change to a large layer stays linear.
+    let prev_tables: HashMap<&str, &TableModel> =
+        prev.tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let next_tables: HashMap<&str, &TableModel> =
+        next.tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let next_views: HashSet<&str> = next.views.iter().map(|v| v.name.as_str()).collect();
 
     // Views depend on columns: drop the first changed one and every later one, recreate after.
     let first_changed_view = (0..prev.views.len().max(next.views.len()))
@@ -111,7 +120,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         .unwrap_or(prev.views.len());
     // A dropped or retyped column may be read by any view: rebuild them all.
     let columns_lost = prev.tables.iter().any(|old| {
-        next.table(&old.name).is_some_and(|t| {
+        next_tables.get(old.name.as_str()).is_some_and(|t| {
             old.columns
                 .iter()
                 .any(|c| t.column(&c.name).is_none_or(|n| n.r#type != c.r#type))
@@ -128,7 +137,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     }
 
     for (ti, t) in prev.tables.iter().enumerate() {
-        if next.table(&t.name).is_none() {
+        if !next_tables.contains_key(t.name.as_str()) {
             for fk in &t.foreign_keys {
                 p.push(
                     "supabase/drop_constraint.sql",
@@ -149,7 +158,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     let mut added_fks = Vec::new();
     for (ti, t) in next.tables.iter().enumerate() {
         let tpath = AttrPath::attr("tables").index(ti);
-        let Some(old) = prev.table(&t.name) else {
+        let Some(&old) = prev_tables.get(t.name.as_str()) else {
             create_table(&mut p, next, t);
             added_fks.extend(t.foreign_keys.iter().map(|fk| (t, fk)));
             continue;
@@ -287,7 +296,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         }
     }
     for v in &prev.views {
-        if next.view(&v.name).is_none() {
+        if !next_views.contains(v.name.as_str()) {
             p.push(
                 "supabase/unregister.sql",
                 json!({"schema": prev.schema, "name": v.name}),

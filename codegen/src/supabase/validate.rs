@@ -1,7 +1,7 @@
 //! Spec → model: validates a medallion layer and resolves its defaults, presets and SQL
 //! expressions. Every user error becomes a diagnostic on the offending attribute.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -268,13 +268,19 @@ pub fn layer_model(
             tables.push(model);
         }
     }
-    // Foreign keys resolve once every table of the layer is known.
+    // Foreign keys resolve once every table of the layer is known; looked up by name, not
+    // by scanning, so a layer of thousands of tables stays linear.
+    let by_name = index_by_name(&tables);
     for (i, t) in spec.tables.iter().enumerate() {
-        let path = AttrPath::attr("tables").index(i);
-        let fks = foreign_keys(spec, t, &path, &tables, ctx, &mut d);
-        if let Some(m) = tables.iter_mut().find(|m| m.name == t.name) {
-            m.foreign_keys = fks;
+        if t.foreign_keys.is_empty() {
+            continue;
         }
+        let Some(&me) = by_name.get(&t.name) else {
+            continue;
+        };
+        let path = AttrPath::attr("tables").index(i);
+        let fks = foreign_keys(spec, t, &path, &tables[me], &tables, &by_name, ctx, &mut d);
+        tables[me].foreign_keys = fks;
     }
 
     let mut views = Vec::new();
@@ -322,6 +328,15 @@ pub fn layer_model(
         exact: true,
     };
     (Some(model), d)
+}
+
+/// Position of each table by name (the first, should a name repeat).
+fn index_by_name(tables: &[TableModel]) -> HashMap<String, usize> {
+    let mut out = HashMap::with_capacity(tables.len());
+    for (k, t) in tables.iter().enumerate() {
+        out.entry(t.name.clone()).or_insert(k);
+    }
+    out
 }
 
 fn duplicate_check(
@@ -602,18 +617,18 @@ fn constraint(name: String, kind: ConstraintKind, columns: Vec<String>) -> Const
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn foreign_keys(
     spec: &MedallionLayerSpec,
     t: &TableSpec,
     path: &AttrPath,
+    me: &TableModel,
     tables: &[TableModel],
+    by_name: &HashMap<String, usize>,
     ctx: &LayerContext,
     d: &mut Diagnostics,
 ) -> Vec<ConstraintModel> {
     let mut out = Vec::new();
-    let Some(me) = tables.iter().find(|m| m.name == t.name) else {
-        return out;
-    };
     for (k, fk) in t.foreign_keys.iter().enumerate() {
         let fp = path.at("foreign_keys").index(k);
         for (n, c) in fk.columns.iter().enumerate() {
@@ -629,9 +644,9 @@ fn foreign_keys(
             }
         }
         // The target: a table of this layer, or of a lower layer in the same schema.
-        let target: Option<(Vec<String>, Vec<String>)> = tables
-            .iter()
-            .find(|m| m.name == fk.references_table)
+        let target: Option<(Vec<String>, Vec<String>)> = by_name
+            .get(&fk.references_table)
+            .map(|&k| &tables[k])
             .map(|m| {
                 (
                     m.columns.iter().map(|c| c.name.clone()).collect(),
@@ -842,10 +857,11 @@ fn rls(
         }
         t.policies = policies;
     }
+    let by_name = index_by_name(tables);
     for (i, p) in spec.rls.policies.iter().enumerate() {
         let pp = rp.at("policies").index(i);
         names::pg_identifier(&pp.at("name"), &p.name, d);
-        let Some(t) = tables.iter_mut().find(|t| t.name == p.table) else {
+        let Some(t) = by_name.get(&p.table).map(|&k| &mut tables[k]) else {
             d.error(
                 pp.at("table"),
                 "Unknown table",
@@ -968,6 +984,11 @@ fn grants(
         }
         return;
     };
+    let relation_names: BTreeSet<String> = tables
+        .iter()
+        .map(|t| t.name.clone())
+        .chain(views.iter().map(|v| v.name.clone()))
+        .collect();
     let gp = AttrPath::attr("grants");
     for (i, g) in specs.iter().enumerate() {
         let p = gp.index(i);
@@ -996,7 +1017,7 @@ fn grants(
             .map(|o| o.iter().map(String::as_str).collect());
         if let Some(objs) = &g.objects {
             for (k, o) in objs.iter().enumerate() {
-                if !tables.iter().any(|t| &t.name == o) && !views.iter().any(|v| &v.name == o) {
+                if !relation_names.contains(o.as_str()) {
                     d.error(
                         p.at("objects").index(k),
                         "Unknown table",
