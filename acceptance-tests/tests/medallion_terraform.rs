@@ -65,6 +65,29 @@ fn medallion_layer_lifecycle() -> Result<()> {
     let noop = ws.plan()?;
     assert_eq!(noop.code, 0, "second plan must show no changes:\n{noop}");
 
+    // A migration file edited by hand is drift: planned, rewritten by apply, then quiet.
+    let migrations = ws.output_dir().join("acc/supabase/migrations");
+    let layer_file = std::fs::read_dir(&migrations)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("_sales_silver.sql"))
+        .expect("the layer's migration file");
+    let generated = std::fs::read_to_string(&layer_file)?;
+    std::fs::write(
+        &layer_file,
+        format!("{generated}\nDROP TABLE sales.orders;\n"),
+    )?;
+    let drift = ws.plan()?;
+    assert_eq!(drift.code, 2, "a hand-edited migration is drift:\n{drift}");
+    assert!(drift.contains("1 to change"), "{drift}");
+    ws.apply()?;
+    assert_eq!(std::fs::read_to_string(&layer_file)?, generated);
+    std::fs::remove_file(&layer_file)?;
+    assert_eq!(ws.plan()?.code, 2, "a deleted migration is drift");
+    ws.apply()?;
+    assert_eq!(std::fs::read_to_string(&layer_file)?, generated);
+    let noop = ws.plan()?;
+    assert_eq!(noop.code, 0, "repaired files plan no change:\n{noop}");
+
     // A new column: updated in place, rows kept.
     pg.psql("INSERT INTO sales.orders (id, amount) VALUES ('o1', 10)")?;
     let channel = r#"{ name = "channel", type = "text", default = "'web'" },"#;
@@ -75,6 +98,12 @@ fn medallion_layer_lifecycle() -> Result<()> {
     let applied = ws.apply()?;
     assert!(applied.contains("1 changed"), "{applied}");
     assert_eq!(pg.psql("SELECT channel FROM sales.orders")?.trim(), "web");
+    assert_eq!(ws.plan()?.code, 0);
+    // An earlier migration is repaired too, not only the latest one.
+    std::fs::write(&layer_file, "-- emptied by hand\n")?;
+    assert_eq!(ws.plan()?.code, 2, "an edited earlier migration is drift");
+    ws.apply()?;
+    assert_eq!(std::fs::read_to_string(&layer_file)?, generated);
     assert_eq!(ws.plan()?.code, 0);
 
     // Dropping a column is refused at plan, naming what would be lost.

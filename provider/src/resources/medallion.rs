@@ -36,8 +36,13 @@ pub struct MedallionLayerComputed {
     /// is planned from. A change made by hand in the database shows here as drift.
     pub applied_model: String,
     /// SHA-256 (hex) of every file the layer wrote, keyed by its path relative to
-    /// `output_dir` (its migrations and its summary).
+    /// `output_dir` (its migrations and its summary), as found on disk when read: a file
+    /// edited or deleted by hand shows as drift and the next apply rewrites it.
     pub files: BTreeMap<String, String>,
+    /// SQL of every migration file the layer wrote, keyed by its path relative to
+    /// `output_dir`: what apply restores when one is edited or deleted by hand.
+    #[serde(default)]
+    pub migrations: BTreeMap<String, String>,
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Diagnostics {
@@ -120,7 +125,7 @@ async fn plan_layer(
         return Err(d);
     };
     let renderer = ctx.renderer()?;
-    let (generation, change, mut files) = match prior {
+    let (generation, change, mut files, mut migrations) = match prior {
         Some(p) => {
             let prev = parse_model(&p.applied_model)?;
             let change = supabase::plan_change(&prev, &model, spec.allow_destructive_changes)?;
@@ -129,7 +134,7 @@ async fn plan_layer(
             } else {
                 p.generation + 1
             };
-            (generation, change, p.files.clone())
+            (generation, change, p.files.clone(), p.migrations.clone())
         }
         None => {
             // A layer created again after a destroy continues its ledger's numbering.
@@ -141,11 +146,23 @@ async fn plan_layer(
                     .len() as i64,
                 None => 0,
             };
-            (next, plan::create(&model), BTreeMap::new())
+            (next, plan::create(&model), BTreeMap::new(), BTreeMap::new())
         }
     };
-    let expansion = supabase::expand_model(&model, &change, generation as u32, &renderer)
+    let mut expansion = supabase::expand_model(&model, &change, generation as u32, &renderer)
         .map_err(|e| internal("Rendering the migration failed", e))?;
+    for m in &expansion.migrations {
+        let path = supabase::migration_path(&model.workbench, m);
+        migrations.insert(path, m.sql.clone());
+    }
+    // Earlier migrations are written again too, so a hand edit or deletion is repaired;
+    // `files` then holds what is meant to be on disk, whatever read observed.
+    for (path, sql) in &migrations {
+        expansion
+            .files
+            .entry(path.clone())
+            .or_insert_with(|| sql.clone());
+    }
     files.extend(expansion.file_hashes());
     Ok(Planned {
         computed: MedallionLayerComputed {
@@ -154,6 +171,7 @@ async fn plan_layer(
             applied_model: serde_json::to_string(&model)
                 .map_err(|e| internal("Encoding the model failed", e))?,
             files,
+            migrations,
         },
         migration: expansion.migrations.first().cloned(),
         expansion,
@@ -225,6 +243,18 @@ impl Resource for MedallionLayer {
         spec: &MedallionLayerSpec,
         state: &MedallionLayerComputed,
     ) -> Result<Option<MedallionLayerComputed>, Diagnostics> {
+        let target = ctx.files.clone();
+        let paths: BTreeSet<String> = state
+            .files
+            .keys()
+            .chain(state.migrations.keys())
+            .cloned()
+            .collect();
+        let files = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let state = &MedallionLayerComputed {
+            files,
+            ..state.clone()
+        };
         let Some(db) = connect(ctx).await? else {
             return Ok(Some(state.clone()));
         };
@@ -287,7 +317,12 @@ impl Resource for MedallionLayer {
         let renderer = ctx.renderer()?;
         let target = ctx.files.clone();
         let name = spec.workbench.clone();
-        let owned: Vec<String> = state.files.keys().cloned().collect();
+        let owned: BTreeSet<String> = state
+            .files
+            .keys()
+            .chain(state.migrations.keys())
+            .cloned()
+            .collect();
         blocking(move || {
             target.locked(&name, |t| {
                 t.remove(owned.iter().map(String::as_str))?;
@@ -345,6 +380,7 @@ impl Resource for MedallionLayer {
                 applied_model: serde_json::to_string(&seen)
                     .map_err(|e| internal("Encoding the model failed", e))?,
                 files: BTreeMap::new(),
+                migrations: BTreeMap::new(),
             },
         ))
     }
