@@ -18,7 +18,7 @@ use crate::config::Context;
 use crate::diagnostics;
 use crate::framework::{ApplyFailure, Resource};
 use crate::postgres::{self, Postgres, introspect};
-use crate::resources::blocking;
+use crate::resources::{blocking, hashes_on_disk, remove_files, write_files};
 
 /// The `ipai_medallion_layer` resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -222,18 +222,13 @@ impl Resource for MedallionLayer {
             .await
             .map_err(pg_error)?;
         }
-        let renderer = ctx.renderer()?;
-        let target = ctx.files.clone();
-        let name = spec.workbench.clone();
-        let files = planned.expansion.files.clone();
-        blocking(move || {
-            target.locked(&name, |t| {
-                t.sync(&files, &BTreeSet::new())?;
-                t.refresh_aggregates(&name, &renderer)
-            })
-        })
-        .await
-        .map_err(|e| internal("Writing the migration files failed", e))?;
+        write_files(
+            ctx,
+            &spec.workbench,
+            planned.expansion.files.clone(),
+            BTreeSet::new(),
+        )
+        .await?;
         Ok(planned.computed)
     }
 
@@ -243,14 +238,13 @@ impl Resource for MedallionLayer {
         spec: &MedallionLayerSpec,
         state: &MedallionLayerComputed,
     ) -> Result<Option<MedallionLayerComputed>, Diagnostics> {
-        let target = ctx.files.clone();
         let paths: BTreeSet<String> = state
             .files
             .keys()
             .chain(state.migrations.keys())
             .cloned()
             .collect();
-        let files = blocking(move || target.hashes(paths.iter().map(String::as_str))).await;
+        let files = hashes_on_disk(ctx, paths).await;
         let state = &MedallionLayerComputed {
             files,
             ..state.clone()
@@ -314,23 +308,13 @@ impl Resource for MedallionLayer {
             .await
             .map_err(pg_error)?;
         }
-        let renderer = ctx.renderer()?;
-        let target = ctx.files.clone();
-        let name = spec.workbench.clone();
         let owned: BTreeSet<String> = state
             .files
             .keys()
             .chain(state.migrations.keys())
             .cloned()
             .collect();
-        blocking(move || {
-            target.locked(&name, |t| {
-                t.remove(owned.iter().map(String::as_str))?;
-                t.refresh_aggregates(&name, &renderer)
-            })
-        })
-        .await
-        .map_err(|e| internal("Removing the migration files failed", e))
+        remove_files(ctx, &spec.workbench, owned.into_iter().collect()).await
     }
 
     async fn import(
