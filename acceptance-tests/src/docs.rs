@@ -2,9 +2,10 @@
 //!
 //! Input: the provider's entry of `terraform providers schema -json` (descriptions come from
 //! the schema, so docs never drift from it) and the `examples/` directory (provider example,
-//! `resources/<type>/resource.tf` and `import.sh`). Output: `index.md` and
-//! `resources/<name>.md`, laid out like the Terraform Registry expects (the layout of
-//! `tfplugindocs`). `scripts/docs.sh` runs the `ipai-docs` binary that writes them to `docs/`.
+//! `resources/<type>/resource.tf` and `import.sh`,
+//! `ephemeral-resources/<type>/ephemeral-resource.tf`). Output: `index.md`,
+//! `resources/<name>.md` and `ephemeral-resources/<name>.md`, laid out like the Terraform
+//! Registry expects (the layout of `tfplugindocs`). `scripts/docs.sh` runs the `ipai-docs` binary that writes them to `docs/`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +20,52 @@ pub const PROVIDER_NAME: &str = "ipai";
 /// The generated pages, keyed by path relative to `docs/`.
 pub type Pages = BTreeMap<PathBuf, String>;
 
+/// The kinds of schema that get a page each: managed resources and ephemeral resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageKind {
+    /// `resource_schemas`.
+    Resource,
+    /// `ephemeral_resource_schemas` (Terraform >= 1.10).
+    EphemeralResource,
+}
+
+impl PageKind {
+    /// Every kind, in page order.
+    pub const ALL: [PageKind; 2] = [PageKind::Resource, PageKind::EphemeralResource];
+
+    /// The key of its schemas in `terraform providers schema -json`.
+    fn schemas_key(self) -> &'static str {
+        match self {
+            PageKind::Resource => "resource_schemas",
+            PageKind::EphemeralResource => "ephemeral_resource_schemas",
+        }
+    }
+
+    /// Its directory under `docs/` and under `examples/`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            PageKind::Resource => "resources",
+            PageKind::EphemeralResource => "ephemeral-resources",
+        }
+    }
+
+    /// Its example file in `examples/<dir>/<type>/`.
+    fn example_file(self) -> &'static str {
+        match self {
+            PageKind::Resource => "resource.tf",
+            PageKind::EphemeralResource => "ephemeral-resource.tf",
+        }
+    }
+
+    /// How titles name it.
+    fn label(self) -> &'static str {
+        match self {
+            PageKind::Resource => "Resource",
+            PageKind::EphemeralResource => "Ephemeral Resource",
+        }
+    }
+}
+
 /// Renders every page from one provider's schema (`provider_schemas["…/ipai"]`).
 pub fn render(provider_schema: &Value, examples: &Path) -> Result<Pages> {
     let mut pages = Pages::new();
@@ -27,17 +74,21 @@ pub fn render(provider_schema: &Value, examples: &Path) -> Result<Pages> {
         PathBuf::from("index.md"),
         render_provider(provider_block, examples)?,
     );
-    let resources = provider_schema["resource_schemas"]
-        .as_object()
-        .ok_or_else(|| anyhow!("the schema has no resource_schemas"))?;
-    for (type_name, schema) in resources {
-        let short = type_name
-            .strip_prefix(&format!("{PROVIDER_NAME}_"))
-            .unwrap_or(type_name);
-        pages.insert(
-            PathBuf::from(format!("resources/{short}.md")),
-            render_resource(type_name, &schema["block"], examples)?,
-        );
+    if !provider_schema["resource_schemas"].is_object() {
+        return Err(anyhow!("the schema has no resource_schemas"));
+    }
+    for kind in PageKind::ALL {
+        // A provider without ephemeral resources has no such key.
+        let schemas = provider_schema[kind.schemas_key()].as_object();
+        for (type_name, schema) in schemas.into_iter().flatten() {
+            let short = type_name
+                .strip_prefix(&format!("{PROVIDER_NAME}_"))
+                .unwrap_or(type_name);
+            pages.insert(
+                PathBuf::from(format!("{}/{short}.md", kind.dir())),
+                render_resource(kind, type_name, &schema["block"], examples)?,
+            );
+        }
     }
     Ok(pages)
 }
@@ -61,18 +112,24 @@ fn render_provider(block: &Value, examples: &Path) -> Result<String> {
     Ok(finish(out))
 }
 
-fn render_resource(type_name: &str, block: &Value, examples: &Path) -> Result<String> {
+fn render_resource(
+    kind: PageKind,
+    type_name: &str,
+    block: &Value,
+    examples: &Path,
+) -> Result<String> {
     let description = description_of(block);
+    let label = kind.label();
     let mut out = front_matter(
-        &format!("{type_name} Resource - terraform-provider-{PROVIDER_NAME}"),
+        &format!("{type_name} {label} - terraform-provider-{PROVIDER_NAME}"),
         &description,
     );
-    writeln!(out, "# {type_name} (Resource)\n")?;
+    writeln!(out, "# {type_name} ({label})\n")?;
     if !description.is_empty() {
         writeln!(out, "{description}\n")?;
     }
-    let dir = examples.join("resources").join(type_name);
-    if let Some(text) = read_optional(&dir.join("resource.tf"))? {
+    let dir = examples.join(kind.dir()).join(type_name);
+    if let Some(text) = read_optional(&dir.join(kind.example_file()))? {
         writeln!(
             out,
             "## Example Usage\n\n```terraform\n{}\n```\n",
@@ -429,6 +486,15 @@ mod tests {
                         "files": {"type": ["map", "string"], "computed": true, "description": "Hashes."}
                     }
                 }}
+            },
+            "ephemeral_resource_schemas": {
+                "ipai_secret": {"block": {
+                    "description": "A short-lived secret.",
+                    "attributes": {
+                        "name": {"type": "string", "required": true, "description": "Secret name."},
+                        "value": {"type": "string", "computed": true, "sensitive": true, "description": "The secret."}
+                    }
+                }}
             }
         })
     }
@@ -452,6 +518,13 @@ mod tests {
             "terraform import ipai_thing.x x\n",
         )
         .unwrap();
+        std::fs::create_dir_all(dir.path().join("ephemeral-resources/ipai_secret")).unwrap();
+        std::fs::write(
+            dir.path()
+                .join("ephemeral-resources/ipai_secret/ephemeral-resource.tf"),
+            "ephemeral \"ipai_secret\" \"s\" {}\n",
+        )
+        .unwrap();
         dir
     }
 
@@ -459,7 +532,33 @@ mod tests {
     fn pages_are_named_like_the_registry_expects() {
         let pages = render(&schema(), examples().path()).unwrap();
         let names: Vec<_> = pages.keys().map(|p| p.display().to_string()).collect();
-        assert_eq!(names, ["index.md", "resources/thing.md"]);
+        assert_eq!(
+            names,
+            [
+                "ephemeral-resources/secret.md",
+                "index.md",
+                "resources/thing.md"
+            ]
+        );
+    }
+
+    #[test]
+    fn ephemeral_resource_page_has_its_example_no_import_and_marks_secrets() {
+        let pages = render(&schema(), examples().path()).unwrap();
+        let page = &pages[Path::new("ephemeral-resources/secret.md")];
+        assert!(
+            page.starts_with(
+                "---\npage_title: \"ipai_secret Ephemeral Resource - terraform-provider-ipai\"\n"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("# ipai_secret (Ephemeral Resource)\n\nA short-lived secret.\n"));
+        assert!(page.contains("```terraform\nephemeral \"ipai_secret\" \"s\" {}\n```"));
+        assert!(
+            page.contains("- `value` (String, Sensitive) The secret."),
+            "{page}"
+        );
+        assert!(!page.contains("## Import"));
     }
 
     #[test]

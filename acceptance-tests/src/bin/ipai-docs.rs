@@ -1,9 +1,10 @@
-//! Regenerates `docs/index.md` and `docs/resources/<name>.md` from the provider's schema
+//! Regenerates `docs/index.md`, `docs/resources/<name>.md` and
+//! `docs/ephemeral-resources/<name>.md` from the provider's schema
 //! (`terraform providers schema -json` against the local build) and `examples/`.
 //! Run through `scripts/docs.sh`; CI fails when the result differs from what is committed.
 
 use anyhow::{Context, Result, anyhow};
-use ipai_acceptance_tests::docs;
+use ipai_acceptance_tests::docs::{self, PageKind};
 use ipai_acceptance_tests::terraform::{PROVIDER_SOURCE, Workspace, repo_root};
 
 fn main() -> Result<()> {
@@ -26,15 +27,17 @@ fn main() -> Result<()> {
 
     let pages = docs::render(schema, &repo_root().join("examples"))?;
     let docs_dir = repo_root().join("docs");
-    let resources_dir = docs_dir.join("resources");
-    std::fs::create_dir_all(&resources_dir)?;
-    // A page whose resource no longer exists must not linger.
-    for entry in std::fs::read_dir(&resources_dir)? {
-        let path = entry?.path();
-        let relative = path.strip_prefix(&docs_dir)?.to_path_buf();
-        if path.extension().is_some_and(|e| e == "md") && !pages.contains_key(&relative) {
-            std::fs::remove_file(&path)?;
-            println!("removed docs/{}", relative.display());
+    for kind in PageKind::ALL {
+        let dir = docs_dir.join(kind.dir());
+        std::fs::create_dir_all(&dir)?;
+        // A page whose resource no longer exists must not linger.
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let relative = path.strip_prefix(&docs_dir)?.to_path_buf();
+            if path.extension().is_some_and(|e| e == "md") && !pages.contains_key(&relative) {
+                std::fs::remove_file(&path)?;
+                println!("removed docs/{}", relative.display());
+            }
         }
     }
     for (relative, text) in &pages {

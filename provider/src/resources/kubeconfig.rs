@@ -32,8 +32,10 @@ pub struct KubeconfigSpec {
     /// It must carry the workbench's tag `ipai-workbench:<workbench>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
-    /// How long the credentials stay valid, in seconds (DigitalOcean's `expiry_seconds`).
-    /// Terraform renews them shortly before they expire if the run still needs them.
+    /// How long the credentials stay valid, in seconds (DigitalOcean's `expiry_seconds`),
+    /// 60 to 604800; one hour by default. Shortly before they expire Terraform asks for a
+    /// renewal if the run still uses them, but values already handed to another provider
+    /// keep their expiry: pick a lifetime longer than the run.
     #[serde(default = "default_expiry_seconds")]
     pub expiry_seconds: u64,
 }
