@@ -219,23 +219,59 @@ impl FilesTarget {
         Ok(out)
     }
 
+    /// The files now under the workbench's directory, and the aggregate files its
+    /// component files make (as `ipai render` computes them for a bundle).
+    fn aggregates(
+        &self,
+        workbench: &str,
+        r: &Renderer,
+    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), FilesError> {
+        let present = self.workbench_files(workbench)?;
+        let wanted = aggregate::aggregate(workbench, &present, r)
+            .map_err(|e| FilesError::Aggregate(e.to_string()))?;
+        Ok((present, wanted))
+    }
+
+    /// Aggregate files present that must no longer exist.
+    fn unwanted<'a>(
+        workbench: &'a str,
+        present: &'a BTreeMap<String, String>,
+        wanted: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'a str> {
+        present
+            .keys()
+            .filter(move |p| aggregate::is_aggregate(workbench, p) && !wanted.contains_key(*p))
+            .map(String::as_str)
+    }
+
     /// Recomputes the workbench's aggregate files (the top `kustomization.yaml`, …) from
     /// the component files now under its directory, as `ipai render` does for a bundle:
     /// writes those that changed and removes those that must no longer exist. Call inside
     /// [`Self::locked`], after the resource's own files are written or removed.
     pub fn refresh_aggregates(&self, workbench: &str, r: &Renderer) -> Result<(), FilesError> {
-        let present = self.workbench_files(workbench)?;
-        let wanted = aggregate::aggregate(workbench, &present, r)
-            .map_err(|e| FilesError::Aggregate(e.to_string()))?;
+        let (present, wanted) = self.aggregates(workbench, r)?;
         for (rel, contents) in &wanted {
             self.write_atomic(rel, contents.as_bytes())?;
         }
-        let unwanted: Vec<&str> = present
-            .keys()
-            .filter(|p| aggregate::is_aggregate(workbench, p) && !wanted.contains_key(*p))
-            .map(String::as_str)
+        self.remove(Self::unwanted(workbench, &present, &wanted))
+    }
+
+    /// The workbench's aggregate files whose bytes on disk are not what
+    /// [`Self::refresh_aggregates`] would write (edited or deleted by hand, or left over),
+    /// sorted: what a read reports as drift.
+    pub fn aggregate_drift(
+        &self,
+        workbench: &str,
+        r: &Renderer,
+    ) -> Result<Vec<String>, FilesError> {
+        let (present, wanted) = self.aggregates(workbench, r)?;
+        let mut drift: BTreeSet<&str> = wanted
+            .iter()
+            .filter(|(p, c)| present.get(*p) != Some(*c))
+            .map(|(p, _)| p.as_str())
             .collect();
-        self.remove(unwanted)
+        drift.extend(Self::unwanted(workbench, &present, &wanted));
+        Ok(drift.into_iter().map(str::to_owned).collect())
     }
 
     /// Writes one file atomically unless it already has exactly these bytes.
@@ -417,6 +453,18 @@ mod tests {
         for (p, c) in &expected {
             assert_eq!(all.get(p), Some(c), "{p} written as codegen computes it");
         }
+        assert!(t.aggregate_drift("wb", &r).unwrap().is_empty());
+        std::fs::write(
+            tmp.path().join("wb/kubernetes/kustomization.yaml"),
+            "edited",
+        )
+        .unwrap();
+        assert_eq!(
+            t.aggregate_drift("wb", &r).unwrap(),
+            ["wb/kubernetes/kustomization.yaml"]
+        );
+        t.locked("wb", |t| t.refresh_aggregates("wb", &r)).unwrap();
+        assert!(t.aggregate_drift("wb", &r).unwrap().is_empty(), "repaired");
         let owned: BTreeSet<String> = base.keys().cloned().collect();
         t.locked("wb", |t| {
             t.remove(owned.iter().map(String::as_str))?;

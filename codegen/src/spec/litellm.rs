@@ -19,6 +19,11 @@ pub const ROUTING_STRATEGIES: &[&str] = &[
 ];
 
 /// One public model name of the LiteLLM gateway and the deployments that serve it.
+///
+/// The gateway reads its keys from the Secret `litellm-secrets` and serves TLS with the
+/// Secret `litellm-tls`, both in namespace `litellm`. You create both (`kubectl create
+/// secret`, or a sealed/external secret in your GitOps repository): ipai never writes
+/// secret values, only references to them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LitellmRouteSpec {

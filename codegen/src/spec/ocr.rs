@@ -5,6 +5,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An OCR stack: the inference server (GPU) and the adapter serving `/v1/parse`.
+///
+/// The adapter's Ingress serves TLS with the Secret `ocr-<name>-tls` in namespace `ocr`.
+/// You create it (`kubectl create secret tls`, or cert-manager): ipai never writes secret
+/// values, only references to them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OcrStackSpec {

@@ -1,5 +1,10 @@
 # The seed's OCR service: PaddleOCR-VL-900M on one H100, behind the adapter at
 # https://ocr.insightpulseai.net/v1/parse, accepting documents up to 64 MiB.
+#
+# ipai never writes secret values: create the Ingress's TLS Secret yourself (or let
+# cert-manager issue it):
+#
+#   kubectl -n ocr create secret tls ocr-paddle-tls --cert=ocr.crt --key=ocr.key
 resource "ipai_ocr_stack" "paddle" {
   workbench     = ipai_workbench.main.name
   name          = "paddle"

@@ -35,6 +35,12 @@ pub struct LitellmRouteComputed {
     /// A fragment edited or deleted by hand shows here as drift and is repaired by the next
     /// apply.
     pub files: BTreeMap<String, String>,
+    /// Gateway files shared by the workbench's routes (the `config.yaml` ConfigMap,
+    /// Deployment, Service, Ingress, HPA, PDB, kustomization) whose contents differ from
+    /// what the routes generate: edited or deleted by hand. Empty when in step; apply
+    /// rewrites them.
+    #[serde(default)]
+    pub gateway_drift: Vec<String>,
 }
 
 fn computed(spec: &LitellmRouteSpec) -> Result<LitellmRouteComputed, Diagnostics> {
@@ -48,6 +54,7 @@ fn computed(spec: &LitellmRouteSpec) -> Result<LitellmRouteComputed, Diagnostics
     Ok(LitellmRouteComputed {
         id: format!("{}/{}", spec.workbench, spec.model_name),
         files: BTreeMap::from([(path, sha256_hex(text.as_bytes()))]),
+        gateway_drift: Vec::new(),
     })
 }
 
@@ -186,12 +193,23 @@ impl Resource for LitellmRoute {
     async fn read(
         &self,
         ctx: &Context,
-        _spec: &LitellmRouteSpec,
+        spec: &LitellmRouteSpec,
         state: &LitellmRouteComputed,
     ) -> Result<Option<LitellmRouteComputed>, Diagnostics> {
         let files = hashes_on_disk(ctx, state.files.keys().cloned()).await;
+        let renderer = ctx.renderer()?;
+        let target = ctx.files.clone();
+        let wb = spec.workbench.clone();
+        let gateway = format!("{}/", litellm::dir(&wb));
+        let drift = blocking(move || target.aggregate_drift(&wb, &renderer))
+            .await
+            .map_err(files_error)?;
         Ok(Some(LitellmRouteComputed {
             files,
+            gateway_drift: drift
+                .into_iter()
+                .filter(|p| p.starts_with(&gateway))
+                .collect(),
             ..state.clone()
         }))
     }
@@ -254,5 +272,123 @@ impl Resource for LitellmRoute {
                 ..computed(&spec)?
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing;
+
+    fn route(model: &str, fallbacks: &[&str], rpm: i64) -> LitellmRouteSpec {
+        serde_json::from_value(serde_json::json!({
+            "workbench": "wb",
+            "model_name": model,
+            "targets": [{ "model": format!("openai/{model}"), "api_key_env": "OPENAI_API_KEY", "rpm": rpm }],
+            "fallbacks": fallbacks,
+        }))
+        .unwrap()
+    }
+
+    const DEPLOYMENT: &str = "wb/kubernetes/litellm/deployment.yaml";
+    const CONFIGMAP: &str = "wb/kubernetes/litellm/configmap.yaml";
+
+    #[tokio::test]
+    async fn apply_read_update_import_delete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = testing::context(tmp.path());
+        testing::workbench(&ctx, "wb").await;
+        let r = LitellmRoute;
+        let b = route("claude", &[], 7);
+        let a = route("gpt-4o", &["claude"], 10);
+        let b_state = r.apply(&ctx, &b, None).await.unwrap();
+        let planned = r.plan(&ctx, &a, None).await.unwrap();
+        let a_state = r.apply(&ctx, &a, None).await.unwrap();
+        assert_eq!(planned, a_state, "apply returns what plan computed");
+        assert!(a_state.gateway_drift.is_empty());
+        let cm = std::fs::read_to_string(tmp.path().join(CONFIGMAP)).unwrap();
+        assert!(
+            cm.contains("\"gpt-4o\"") && cm.contains("\"claude\""),
+            "{cm}"
+        );
+        assert_eq!(
+            r.read(&ctx, &a, &a_state).await.unwrap(),
+            Some(a_state.clone())
+        );
+
+        // A hand edit of the gateway is drift on every route; applying any route repairs it.
+        let deployment = std::fs::read_to_string(tmp.path().join(DEPLOYMENT)).unwrap();
+        std::fs::write(tmp.path().join(DEPLOYMENT), "edited\n").unwrap();
+        let seen = r.read(&ctx, &b, &b_state).await.unwrap().unwrap();
+        assert_eq!(seen.gateway_drift, [DEPLOYMENT]);
+        assert_eq!(
+            seen.files, b_state.files,
+            "the fragment itself is untouched"
+        );
+        r.apply(&ctx, &b, Some((&b, &seen))).await.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join(DEPLOYMENT)).unwrap(),
+            deployment
+        );
+
+        // An update changes the merged config and the checksum that rolls the pods.
+        let a2 = route("gpt-4o", &["claude"], 99);
+        let a2_state = r.apply(&ctx, &a2, Some((&a, &a_state))).await.unwrap();
+        assert_ne!(a2_state.files, a_state.files);
+        let cm2 = std::fs::read_to_string(tmp.path().join(CONFIGMAP)).unwrap();
+        assert!(
+            cm2.contains("rpm: 99") && !cm2.contains("rpm: 10\n"),
+            "{cm2}"
+        );
+        assert_ne!(
+            std::fs::read_to_string(tmp.path().join(DEPLOYMENT)).unwrap(),
+            deployment,
+            "checksum annotation follows the config"
+        );
+
+        let (spec, state) = r.import(&ctx, "wb/gpt-4o").await.unwrap();
+        assert_eq!((spec, state), (a2.clone(), a2_state.clone()));
+        assert!(r.import(&ctx, "wb/missing").await.is_err());
+        assert!(r.import(&ctx, "no-slash").await.is_err());
+
+        // A route still used as a fallback is not deleted, and nothing changes.
+        let before = testing::tree(tmp.path());
+        let refused = r.delete(&ctx, &b, &b_state).await.unwrap_err();
+        assert_eq!(refused.0[0].path, AttrPath::attr("model_name"));
+        assert_eq!(testing::tree(tmp.path()), before);
+        r.delete(&ctx, &a2, &a2_state).await.unwrap();
+        r.delete(&ctx, &b, &b_state).await.unwrap();
+        assert!(
+            !tmp.path().join("wb/kubernetes/litellm").exists(),
+            "the gateway goes with the last route"
+        );
+    }
+
+    #[tokio::test]
+    async fn plan_refuses_cycles_and_a_route_managed_elsewhere() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = testing::context(tmp.path());
+        testing::workbench(&ctx, "wb").await;
+        let r = LitellmRoute;
+        let b = route("claude", &[], 10);
+        let b_state = r.apply(&ctx, &b, None).await.unwrap();
+        r.apply(&ctx, &route("gpt-4o", &["claude"], 10), None)
+            .await
+            .unwrap();
+        let before = testing::tree(tmp.path());
+        let cyclic = route("claude", &["gpt-4o"], 10);
+        let d = r.plan(&ctx, &cyclic, Some(&b_state)).await.unwrap_err();
+        assert_eq!(d.0[0].path, AttrPath::attr("fallbacks").index(0));
+        let d = r
+            .apply(&ctx, &cyclic, Some((&b, &b_state)))
+            .await
+            .unwrap_err();
+        assert!(d.has_errors());
+        let d = r
+            .plan(&ctx, &route("claude", &[], 20), None)
+            .await
+            .unwrap_err();
+        assert_eq!(d.0[0].summary, "Route already exists");
+        assert_eq!(testing::tree(tmp.path()), before, "nothing written");
     }
 }

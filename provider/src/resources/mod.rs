@@ -192,3 +192,43 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
+
+/// What the resources' unit tests share: a provider writing to a temporary directory, and
+/// a workbench applied there.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::config::{Context, ProviderConfig};
+    use crate::framework::Resource;
+
+    /// A files-only provider writing under `dir`.
+    pub fn context(dir: &std::path::Path) -> Context {
+        let config: ProviderConfig =
+            serde_json::from_value(serde_json::json!({ "output_dir": dir.display().to_string() }))
+                .unwrap();
+        Context::configure(config).unwrap()
+    }
+
+    /// Applies workbench `name` with domain `example.net`.
+    pub async fn workbench(ctx: &Context, name: &str) {
+        let spec =
+            serde_json::from_value(serde_json::json!({ "name": name, "domain": "example.net" }))
+                .unwrap();
+        super::workbench::Workbench
+            .apply(ctx, &spec, None)
+            .await
+            .unwrap();
+    }
+
+    /// Every file under `dir` with its contents, keyed by its relative path.
+    pub fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+        let t = crate::files::FilesTarget::new(dir.to_path_buf());
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flat_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                t.workbench_files(&name).unwrap()
+            })
+            .collect()
+    }
+}

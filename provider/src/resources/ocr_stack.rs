@@ -152,3 +152,96 @@ impl Resource for OcrStack {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing;
+    use ipai_codegen::AttrPath;
+
+    fn stack(hostname: &str, replicas: i64) -> OcrStackSpec {
+        serde_json::from_value(serde_json::json!({
+            "workbench": "wb",
+            "name": "paddle",
+            "image": "registry.digitalocean.com/wb/paddleocr-vl:1.0.0",
+            "adapter_image": "registry.digitalocean.com/wb/ocr-adapter:1.0.0",
+            "hostname": hostname,
+            "replicas": replicas,
+        }))
+        .unwrap()
+    }
+
+    const INGRESS: &str = "wb/kubernetes/ocr-paddle/ingress.yaml";
+
+    #[tokio::test]
+    async fn without_its_workbench_files_are_known_after_apply_and_apply_refuses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = testing::context(tmp.path());
+        let s = stack("ocr.example.net", 1);
+        let planned = OcrStack.plan(&ctx, &s, None).await.unwrap();
+        assert_eq!(planned.files, None);
+        assert!(planned.monthly_cost_estimate > 0.0, "the GPU pool costs");
+        let d = OcrStack.apply(&ctx, &s, None).await.unwrap_err();
+        assert_eq!(d.0[0].path, AttrPath::attr("workbench"));
+        assert!(testing::tree(tmp.path()).is_empty(), "nothing written");
+    }
+
+    #[tokio::test]
+    async fn apply_drift_repair_import_delete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = testing::context(tmp.path());
+        testing::workbench(&ctx, "wb").await;
+        let s = stack("ocr.example.net", 1);
+        let planned = OcrStack.plan(&ctx, &s, None).await.unwrap();
+        let state = OcrStack.apply(&ctx, &s, None).await.unwrap();
+        assert_eq!(planned, state);
+        let owned = state.files.clone().unwrap();
+        assert!(owned.contains_key(INGRESS), "{owned:?}");
+        let top =
+            std::fs::read_to_string(tmp.path().join("wb/kubernetes/kustomization.yaml")).unwrap();
+        assert!(top.contains("ocr-paddle"), "{top}");
+        assert_eq!(
+            OcrStack.read(&ctx, &s, &state).await.unwrap(),
+            Some(state.clone())
+        );
+
+        let ingress = std::fs::read_to_string(tmp.path().join(INGRESS)).unwrap();
+        std::fs::write(tmp.path().join(INGRESS), "edited\n").unwrap();
+        let seen = OcrStack.read(&ctx, &s, &state).await.unwrap().unwrap();
+        assert_ne!(seen, state, "a hand edit is drift");
+        assert_eq!(
+            OcrStack.apply(&ctx, &s, Some((&s, &seen))).await.unwrap(),
+            state
+        );
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join(INGRESS)).unwrap(),
+            ingress
+        );
+
+        let (spec, imported) = OcrStack.import(&ctx, "wb/paddle").await.unwrap();
+        assert_eq!((spec, imported), (s.clone(), state.clone()));
+        assert!(OcrStack.import(&ctx, "wb/other").await.is_err());
+
+        OcrStack.delete(&ctx, &s, &state).await.unwrap();
+        let left = testing::tree(tmp.path());
+        assert!(!left.keys().any(|p| p.contains("ocr-paddle")), "{left:?}");
+        assert!(
+            !left["wb/kubernetes/kustomization.yaml"].contains("ocr-paddle"),
+            "the top kustomization follows"
+        );
+    }
+
+    #[tokio::test]
+    async fn plan_refuses_a_hostname_outside_the_domain_and_negative_replicas() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = testing::context(tmp.path());
+        testing::workbench(&ctx, "wb").await;
+        let d = OcrStack
+            .plan(&ctx, &stack("ocr.elsewhere.org", 1), None)
+            .await
+            .unwrap_err();
+        assert_eq!(d.0[0].path, AttrPath::attr("hostname"));
+        let d = OcrStack.validate(&stack("ocr.example.net", -1));
+        assert_eq!(d.0[0].path, AttrPath::attr("replicas"));
+    }
+}
