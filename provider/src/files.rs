@@ -17,6 +17,9 @@ use ipai_codegen::{Renderer, aggregate, sha256_hex};
 
 use crate::git::CommitOptions;
 
+/// File contents keyed by path relative to the output directory.
+type Files = BTreeMap<String, String>;
+
 /// Generated files under one output directory.
 #[derive(Debug)]
 pub struct FilesTarget {
@@ -221,15 +224,11 @@ impl FilesTarget {
 
     /// The files now under the workbench's directory, and the aggregate files its
     /// component files make (as `ipai render` computes them for a bundle).
-    fn aggregates(
-        &self,
-        workbench: &str,
-        r: &Renderer,
-    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), FilesError> {
+    fn aggregates(&self, workbench: &str, r: &Renderer) -> Result<[Files; 2], FilesError> {
         let present = self.workbench_files(workbench)?;
         let wanted = aggregate::aggregate(workbench, &present, r)
             .map_err(|e| FilesError::Aggregate(e.to_string()))?;
-        Ok((present, wanted))
+        Ok([present, wanted])
     }
 
     /// Aggregate files present that must no longer exist.
@@ -249,7 +248,7 @@ impl FilesTarget {
     /// writes those that changed and removes those that must no longer exist. Call inside
     /// [`Self::locked`], after the resource's own files are written or removed.
     pub fn refresh_aggregates(&self, workbench: &str, r: &Renderer) -> Result<(), FilesError> {
-        let (present, wanted) = self.aggregates(workbench, r)?;
+        let [present, wanted] = self.aggregates(workbench, r)?;
         for (rel, contents) in &wanted {
             self.write_atomic(rel, contents.as_bytes())?;
         }
@@ -264,7 +263,7 @@ impl FilesTarget {
         workbench: &str,
         r: &Renderer,
     ) -> Result<Vec<String>, FilesError> {
-        let (present, wanted) = self.aggregates(workbench, r)?;
+        let [present, wanted] = self.aggregates(workbench, r)?;
         let mut drift: BTreeSet<&str> = wanted
             .iter()
             .filter(|(p, c)| present.get(*p) != Some(*c))

@@ -383,7 +383,7 @@ mod tests {
             .apply(&ctx, &cyclic, Some((&b, &b_state)))
             .await
             .unwrap_err();
-        assert!(d.has_errors());
+        assert!(d.diagnostics.has_errors() && d.partial.is_none());
         let d = r
             .plan(&ctx, &route("claude", &[], 20), None)
             .await

@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(planned.files, None);
         assert!(planned.monthly_cost_estimate > 0.0, "the GPU pool costs");
         let d = OcrStack.apply(&ctx, &s, None).await.unwrap_err();
-        assert_eq!(d.0[0].path, AttrPath::attr("workbench"));
+        assert_eq!(d.diagnostics.0[0].path, AttrPath::attr("workbench"));
         assert!(testing::tree(tmp.path()).is_empty(), "nothing written");
     }
 
