@@ -299,3 +299,33 @@ fn destroy_keeps_a_dns_zone_that_existed_before() -> Result<()> {
     sim.assert_contract_clean();
     Ok(())
 }
+
+#[test]
+fn cost_estimate_uses_live_prices_with_a_token_and_the_table_offline() -> Result<()> {
+    let sim = DoSim::start(SimOptions::default())?;
+    // m-4vcpu-32gb is not in the built-in table; the simulator sells it at $168.00.
+    let hcl = |ws: &Workspace| {
+        config(ws, &sim, 2, r#""litellm""#).replace(r#""s-2vcpu-4gb""#, r#""m-4vcpu-32gb""#)
+    };
+    let cost = |ws: &Workspace| -> Result<f64> {
+        let values = ws.resource_values("ipai_workbench.wb")?.unwrap();
+        Ok(values["monthly_cost_estimate"].as_f64().unwrap())
+    };
+
+    let offline = Workspace::new()?;
+    offline.write_config(&hcl(&offline))?;
+    offline.apply()?;
+    let table = cost(&offline)?;
+
+    let mut online = Workspace::new()?;
+    online.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    online.write_config(&hcl(&online))?;
+    online.apply()?;
+    let live = cost(&online)?;
+    assert_eq!(live - table, 2.0 * 168.0, "live {live}, table {table}");
+    assert_eq!(online.plan()?.code, 0, "the live estimate is stable");
+    online.destroy()?;
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    sim.assert_contract_clean();
+    Ok(())
+}

@@ -233,6 +233,7 @@ fn cost_follows_node_count_size_and_live_prices() {
     );
     let objects = digitalocean::workbench(&s).unwrap().digitalocean;
     let mut live = PriceTable::builtin();
+    assert_eq!(live.size("gpu-h100x8-640gb"), Some(8 * 672 * 674));
     live.set("s-4vcpu-8gb", 5000);
     assert_eq!(
         digitalocean::estimate_monthly_cents(&objects, &live),

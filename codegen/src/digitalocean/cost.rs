@@ -34,6 +34,8 @@ const BUILTIN: &[(&str, u64)] = &[
     ("gpu-6000adax1-48gb", 105504),
     ("gpu-l40sx1-48gb", 105504),
     ("gpu-h100x1-80gb", 452930),
+    // Eight GPUs at the one-GPU hourly price ($53.92/h × 672 h).
+    ("gpu-h100x8-640gb", 3623424),
 ];
 
 impl PriceTable {

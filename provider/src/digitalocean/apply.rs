@@ -1344,6 +1344,23 @@ impl Applier {
         Ok((d, prices))
     }
 
+    /// The built-in price table with DigitalOcean's live `price_monthly` of every size
+    /// (`/v2/sizes`) in place of the built-in prices.
+    pub async fn prices(&self) -> Result<PriceTable> {
+        let sizes = self
+            .client
+            .list("/v2/sizes", "sizes")
+            .await
+            .map_err(|e| ApplyError::api("prices", e))?;
+        let mut prices = PriceTable::builtin();
+        for s in &sizes {
+            if let (Some(slug), Some(p)) = (s["slug"].as_str(), s["price_monthly"].as_f64()) {
+                prices.set(slug, (p * 100.0).round() as u64);
+            }
+        }
+        Ok(prices)
+    }
+
     /// A fresh kubeconfig of the named cluster (never stored; its credentials expire).
     pub async fn kubeconfig(&self, cluster_name: &str) -> Result<String> {
         let api = |e| ApplyError::api(cluster_name, e);

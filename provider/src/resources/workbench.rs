@@ -16,6 +16,7 @@ use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
     expansion_error, hashes_on_disk, read_for_import, remove_files, write_files,
 };
+use ipai_codegen::digitalocean::PriceTable;
 
 /// The `ipai_workbench` resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,6 +74,16 @@ fn computed(ctx: &Context, spec: &WorkbenchSpec, exp: &Expansion) -> WorkbenchCo
     }
 }
 
+/// With a token, the cost estimate uses DigitalOcean's live size prices (`/v2/sizes`)
+/// instead of the built-in table.
+fn priced(c: &mut WorkbenchComputed, exp: &Expansion, live: Option<&PriceTable>) {
+    if let Some(prices) = live {
+        c.monthly_cost_estimate =
+            ipai_codegen::digitalocean::estimate_monthly_cents(&exp.digitalocean, prices) as f64
+                / 100.0;
+    }
+}
+
 /// The applier with the workbench's own time limits.
 fn do_applier(ctx: &Context, spec: &WorkbenchSpec) -> Option<crate::digitalocean::Applier> {
     ctx.digitalocean.clone().map(|mut a| {
@@ -127,16 +138,19 @@ impl Resource for Workbench {
     ) -> Result<WorkbenchComputed, Diagnostics> {
         require_token(ctx, prior)?;
         let exp = expand(ctx, spec)?;
+        let mut live_prices = None;
         if let Some(a) = do_applier(ctx, spec) {
             // Read-only calls: slugs exist, the VPC range is free.
             let check = crate::digitalocean::PlanCheck::workbench(spec);
-            let (d, _) = a.plan_check(&check).await.map_err(do_error)?;
+            let (d, prices) = a.plan_check(&check).await.map_err(do_error)?;
             if d.has_errors() {
                 return Err(d);
             }
+            live_prices = Some(prices);
         }
         ctx.note_planned_workbench(&spec.name);
         let mut planned = computed(ctx, spec, &exp);
+        priced(&mut planned, &exp, live_prices.as_ref());
         // The ids stay as they are unless something in DigitalOcean changes (then they
         // are known after apply).
         if let Some(p) = prior
@@ -157,6 +171,10 @@ impl Resource for Workbench {
         require_token(ctx, prior.map(|(_, c)| c))?;
         let exp = expand(ctx, spec)?;
         let mut result = computed(ctx, spec, &exp);
+        if let Some(a) = do_applier(ctx, spec) {
+            let prices = a.prices().await.map_err(do_error)?;
+            priced(&mut result, &exp, Some(&prices));
+        }
         // Until the files are written, what is on disk and known in DigitalOcean is the
         // prior state's; a failure returns it with the ids recorded so far.
         let mut partial = WorkbenchComputed {
@@ -260,6 +278,8 @@ impl Resource for Workbench {
         let on_disk = hashes_on_disk(ctx, exp.files.keys().cloned()).await;
         let mut result = computed(ctx, &spec, &exp);
         if let Some(a) = do_applier(ctx, &spec) {
+            let prices = a.prices().await.map_err(do_error)?;
+            priced(&mut result, &exp, Some(&prices));
             let mut s = DoState::default();
             result.digitalocean = a
                 .observe(&exp.digitalocean, &mut s)
