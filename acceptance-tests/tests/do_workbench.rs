@@ -136,15 +136,44 @@ fn bad_slugs_are_plan_diagnostics_and_nothing_is_created() -> Result<()> {
     ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
     let hcl = config(&ws, &sim, 2, r#""litellm""#)
         .replace(r#"region     = "sgp1""#, r#"region     = "xyz1""#)
-        .replace("10.20.0.0/16", "10.104.0.0/16");
+        .replace("10.20.0.0/16", "10.104.0.0/16")
+        .replace(r#""s-2vcpu-4gb""#, r#""s-99vcpu-1tb""#);
     ws.write_config(&hcl)?;
     let plan = ws.plan_err()?;
     assert!(plan.contains("Unknown region"), "{plan}");
+    assert!(plan.contains("Unknown size"), "{plan}");
     assert!(
         plan.contains("VPC range overlaps an existing VPC"),
         "{plan}"
     );
     assert_eq!(sim.leftovers(), [] as [String; 0]);
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+#[test]
+fn invalid_network_and_pool_settings_are_plan_diagnostics_and_nothing_is_created() -> Result<()> {
+    let sim = DoSim::start(SimOptions::default())?;
+    let mut ws = Workspace::new()?;
+    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let hcl = config(&ws, &sim, 7, r#""litellm""#)
+        .replace("10.20.0.0/16", "10.20.0.0/33")
+        .replace(
+            r#"node_count = 7"#,
+            "node_count = 7\n    autoscale  = { min = 1, max = 3 }",
+        );
+    ws.write_config(&hcl)?;
+    let plan = ws.plan_err()?;
+    for expected in ["Invalid CIDR", "Node count outside the autoscale bounds"] {
+        assert!(plan.contains(expected), "missing {expected:?} in:\n{plan}");
+    }
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    assert!(
+        std::fs::read_dir(ws.output_dir())
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true),
+        "files were written for a refused plan"
+    );
     sim.assert_contract_clean();
     Ok(())
 }
