@@ -251,6 +251,23 @@ impl<R: Resource> Typed<R> {
     }
 }
 
+/// Validates a configuration with its defaults filled in: decoding errors, then `check`.
+/// Parts still unknown are skipped (Terraform validates again once they are known).
+pub(crate) fn validate_config<T: DeserializeOwned>(
+    s: &Derived,
+    config: &Value,
+    check: impl FnOnce(&T) -> Diagnostics,
+) -> Diagnostics {
+    let filled = s.block.fill_defaults(config.clone());
+    if !filled.is_fully_known() {
+        return Diagnostics::new();
+    }
+    match decode_spec::<T>(s, &filled) {
+        Ok(spec) => check(&spec),
+        Err(d) => d,
+    }
+}
+
 /// The spec attributes of a fully known object, decoded into `T`.
 pub(crate) fn decode_spec<T: DeserializeOwned>(s: &Derived, obj: &Value) -> Result<T, Diagnostics> {
     let json = s
@@ -337,14 +354,9 @@ impl<R: Resource> DynResource for Typed<R> {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let filled = self.derived().block.fill_defaults(config.clone());
-        if !filled.is_fully_known() {
-            return Diagnostics::new();
-        }
-        match self.decode_spec(&filled) {
-            Ok(spec) => self.resource.validate(&spec),
-            Err(d) => d,
-        }
+        validate_config(self.derived(), config, |spec: &R::Spec| {
+            self.resource.validate(spec)
+        })
     }
 
     async fn plan(

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{decode_spec, internal, object_of};
+use super::{decode_spec, internal, object_of, validate_config};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::schema::Derived;
@@ -171,14 +171,9 @@ impl<E: EphemeralResource> DynEphemeral for TypedEphemeral<E> {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let filled = self.derived().block.fill_defaults(config.clone());
-        if !filled.is_fully_known() {
-            return Diagnostics::new();
-        }
-        match decode_spec::<E::Spec>(self.derived(), &filled) {
-            Ok(spec) => self.resource.validate(&spec),
-            Err(d) => d,
-        }
+        validate_config(self.derived(), config, |spec: &E::Spec| {
+            self.resource.validate(spec)
+        })
     }
 
     async fn open(&self, ctx: &Context, config: &Value) -> Result<DynOpened, Diagnostics> {
