@@ -41,6 +41,34 @@ resource "ipai_workbench" "wb" {{
     )
 }
 
+/// A simulator, and a workspace whose terraform reaches it with its token taken from the
+/// environment, as in CI.
+fn sim_and_workspace() -> Result<(DoSim, Workspace)> {
+    let sim = DoSim::start(SimOptions::default())?;
+    let mut ws = Workspace::new()?;
+    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    Ok((sim, ws))
+}
+
+/// `hcl` must fail at plan with every one of `expected`, and leave nothing created in the
+/// simulator and nothing written to the output directory.
+fn refused_at_plan(sim: &DoSim, ws: &Workspace, hcl: &str, expected: &[&str]) -> Result<()> {
+    ws.write_config(hcl)?;
+    let plan = ws.plan_err()?;
+    for e in expected {
+        assert!(plan.contains(e), "missing {e:?} in:\n{plan}");
+    }
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    assert!(
+        std::fs::read_dir(ws.output_dir())
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true),
+        "files were written for a refused plan"
+    );
+    sim.assert_contract_clean();
+    Ok(())
+}
+
 fn default_pool(sim: &DoSim) -> (String, String, u64) {
     let c = &sim.clusters()[0];
     let p = c["node_pools"]
@@ -58,10 +86,7 @@ fn default_pool(sim: &DoSim) -> (String, String, u64) {
 
 #[test]
 fn workbench_lifecycle_against_the_simulator() -> Result<()> {
-    let sim = DoSim::start(SimOptions::default())?;
-    let mut ws = Workspace::new()?;
-    // The token comes from the environment, as in CI.
-    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let (sim, ws) = sim_and_workspace()?;
 
     ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
     ws.apply()?;
@@ -131,51 +156,38 @@ fn workbench_lifecycle_against_the_simulator() -> Result<()> {
 
 #[test]
 fn bad_slugs_are_plan_diagnostics_and_nothing_is_created() -> Result<()> {
-    let sim = DoSim::start(SimOptions::default())?;
-    let mut ws = Workspace::new()?;
-    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let (sim, ws) = sim_and_workspace()?;
     let hcl = config(&ws, &sim, 2, r#""litellm""#)
         .replace(r#"region     = "sgp1""#, r#"region     = "xyz1""#)
         .replace("10.20.0.0/16", "10.104.0.0/16")
         .replace(r#""s-2vcpu-4gb""#, r#""s-99vcpu-1tb""#);
-    ws.write_config(&hcl)?;
-    let plan = ws.plan_err()?;
-    assert!(plan.contains("Unknown region"), "{plan}");
-    assert!(plan.contains("Unknown size"), "{plan}");
-    assert!(
-        plan.contains("VPC range overlaps an existing VPC"),
-        "{plan}"
-    );
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
-    sim.assert_contract_clean();
-    Ok(())
+    refused_at_plan(
+        &sim,
+        &ws,
+        &hcl,
+        &[
+            "Unknown region",
+            "Unknown size",
+            "VPC range overlaps an existing VPC",
+        ],
+    )
 }
 
 #[test]
 fn invalid_network_and_pool_settings_are_plan_diagnostics_and_nothing_is_created() -> Result<()> {
-    let sim = DoSim::start(SimOptions::default())?;
-    let mut ws = Workspace::new()?;
-    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let (sim, ws) = sim_and_workspace()?;
     let hcl = config(&ws, &sim, 7, r#""litellm""#)
         .replace("10.20.0.0/16", "10.20.0.0/33")
         .replace(
             r#"node_count = 7"#,
             "node_count = 7\n    autoscale  = { min = 1, max = 3 }",
         );
-    ws.write_config(&hcl)?;
-    let plan = ws.plan_err()?;
-    for expected in ["Invalid CIDR", "Node count outside the autoscale bounds"] {
-        assert!(plan.contains(expected), "missing {expected:?} in:\n{plan}");
-    }
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
-    assert!(
-        std::fs::read_dir(ws.output_dir())
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(true),
-        "files were written for a refused plan"
-    );
-    sim.assert_contract_clean();
-    Ok(())
+    refused_at_plan(
+        &sim,
+        &ws,
+        &hcl,
+        &["Invalid CIDR", "Node count outside the autoscale bounds"],
+    )
 }
 
 /// `digitalocean_state.objects` of the workbench in the state: object name → id.
@@ -193,9 +205,7 @@ fn recorded_ids(ws: &Workspace) -> Result<std::collections::BTreeMap<String, Str
 
 #[test]
 fn a_failed_first_apply_is_in_state_and_destroy_removes_it() -> Result<()> {
-    let sim = DoSim::start(SimOptions::default())?;
-    let mut ws = Workspace::new()?;
-    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let (sim, ws) = sim_and_workspace()?;
     // DigitalOcean refuses the uptime check after the cluster, firewall, registry, DNS
     // zone and record exist.
     sim.inject(Fault::rejected("POST", "/v2/uptime/checks"));
@@ -244,9 +254,7 @@ fn a_failed_first_apply_is_in_state_and_destroy_removes_it() -> Result<()> {
 
 #[test]
 fn a_failed_apply_fixed_and_applied_again_leaves_no_twins() -> Result<()> {
-    let sim = DoSim::start(SimOptions::default())?;
-    let mut ws = Workspace::new()?;
-    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let (sim, ws) = sim_and_workspace()?;
     sim.inject(Fault::rejected("POST", "/v2/firewalls"));
     ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
     ws.apply_err()?;
@@ -299,9 +307,7 @@ fn a_failed_apply_fixed_and_applied_again_leaves_no_twins() -> Result<()> {
 
 #[test]
 fn destroy_keeps_a_dns_zone_that_existed_before() -> Result<()> {
-    let sim = DoSim::start(SimOptions::default())?;
-    let mut ws = Workspace::new()?;
-    ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
+    let (sim, ws) = sim_and_workspace()?;
     assert!(sim.console_add_domain("acc.example.com"));
     ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
     ws.apply()?;
