@@ -1,13 +1,12 @@
 //! Drives the real `terraform` CLI against the locally built provider.
 //!
 //! ```no_run
-//! use ipai_acceptance_tests::terraform::Workspace;
+//! use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace};
 //!
 //! let ws = Workspace::new()?;
 //! ws.write_config(&format!(
-//!     r#"provider "ipai" {{ output_dir = {} }}
-//!        resource "ipai_workbench" "wb" {{ name = "demo" }}"#,
-//!     ws.hcl_path(&ws.output_dir()),
+//!     "{}resource \"ipai_workbench\" \"wb\" {{ name = \"demo\" }}\n",
+//!     ProviderBlock::new(&ws.output_dir()).files_only().hcl(),
 //! ))?;
 //! ws.apply()?;
 //! assert_eq!(ws.plan()?.code, 0);
@@ -37,6 +36,104 @@ use wait_timeout::ChildExt;
 /// Source address the provider is published under; configurations write
 /// `required_providers { ipai = { source = "insightpulseai/ipai" } }`.
 pub const PROVIDER_SOURCE: &str = "insightpulseai/ipai";
+
+/// The `terraform { required_providers { ... } }` block naming the provider by
+/// [`PROVIDER_SOURCE`], for root and child modules.
+pub fn required_providers() -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    ipai = {{ source = \"{PROVIDER_SOURCE}\" }}\n  }}\n}}\n"
+    )
+}
+
+/// The header of a test configuration: [`required_providers`] and a `provider "ipai"`
+/// block with the options set, one `name = value` line each.
+#[derive(Debug, Clone)]
+pub struct ProviderBlock {
+    output_dir: PathBuf,
+    files_only: bool,
+    api_endpoint: Option<String>,
+    digitalocean_token: Option<String>,
+    database_url: Option<String>,
+    git_author: Option<String>,
+}
+
+impl ProviderBlock {
+    /// A provider writing under `output_dir`; without [`ProviderBlock::files_only`] a
+    /// workbench needs a DigitalOcean token (`digitalocean_token`, or `DIGITALOCEAN_TOKEN`
+    /// through [`Workspace::set_env`]).
+    pub fn new(output_dir: &Path) -> Self {
+        ProviderBlock {
+            output_dir: output_dir.to_path_buf(),
+            files_only: false,
+            api_endpoint: None,
+            digitalocean_token: None,
+            database_url: None,
+            git_author: None,
+        }
+    }
+
+    /// `files_only = true`: files are generated, nothing is created in DigitalOcean.
+    pub fn files_only(mut self) -> Self {
+        self.files_only = true;
+        self
+    }
+
+    /// `api_endpoint`, e.g. a simulator's base URL.
+    pub fn api_endpoint(mut self, url: &str) -> Self {
+        self.api_endpoint = Some(url.to_owned());
+        self
+    }
+
+    /// `digitalocean_token` in the configuration (instead of the environment).
+    pub fn digitalocean_token(mut self, token: &str) -> Self {
+        self.digitalocean_token = Some(token.to_owned());
+        self
+    }
+
+    /// `database_url`.
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_owned());
+        self
+    }
+
+    /// `git = { commit = true, author = <author> }`.
+    pub fn git_commit(mut self, author: &str) -> Self {
+        self.git_author = Some(author.to_owned());
+        self
+    }
+
+    /// The HCL.
+    pub fn hcl(&self) -> String {
+        let mut lines = vec![format!(
+            "output_dir = {}",
+            hcl_string(&self.output_dir.to_string_lossy())
+        )];
+        if self.files_only {
+            lines.push("files_only = true".into());
+        }
+        let strings = [
+            ("api_endpoint", &self.api_endpoint),
+            ("digitalocean_token", &self.digitalocean_token),
+            ("database_url", &self.database_url),
+        ];
+        for (name, value) in strings {
+            if let Some(v) = value {
+                lines.push(format!("{name} = {}", hcl_string(v)));
+            }
+        }
+        if let Some(author) = &self.git_author {
+            lines.push(format!(
+                "git = {{ commit = true, author = {} }}",
+                hcl_string(author)
+            ));
+        }
+        let body: String = lines.iter().map(|l| format!("  {l}\n")).collect();
+        format!(
+            "{}\nprovider \"ipai\" {{\n{body}}}\n\n",
+            required_providers()
+        )
+    }
+}
 
 /// Longest a single terraform command may run before it is killed and the test fails.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
@@ -198,6 +295,16 @@ impl Run {
     /// Whether stdout or stderr contains `needle`.
     pub fn contains(&self, needle: &str) -> bool {
         self.stdout.contains(needle) || self.stderr.contains(needle)
+    }
+
+    /// Whether stdout or stderr contains `text` with its words separated by any
+    /// whitespace, as in a diagnostic detail terraform wrapped across lines.
+    pub fn says(&self, text: &str) -> bool {
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = words(text);
+        [&self.stdout, &self.stderr]
+            .iter()
+            .any(|out| words(out).contains(&text))
     }
 }
 
@@ -534,6 +641,29 @@ mod tests {
         assert_eq!(hcl_string(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(hcl_string("${x} %{y} $z"), r#""$${x} %%{y} $z""#);
         assert_eq!(hcl_string("l1\nl2"), r#""l1\nl2""#);
+    }
+
+    #[test]
+    fn provider_block_writes_each_option_set() {
+        let hcl = ProviderBlock::new(Path::new("/o"))
+            .files_only()
+            .database_url("postgres://x")
+            .git_commit("a <a@example.com>")
+            .hcl();
+        assert!(hcl.starts_with(&required_providers()), "{hcl}");
+        assert!(
+            hcl.ends_with(
+                "provider \"ipai\" {\n  output_dir = \"/o\"\n  files_only = true\n  \
+                 database_url = \"postgres://x\"\n  \
+                 git = { commit = true, author = \"a <a@example.com>\" }\n}\n\n"
+            ),
+            "{hcl}"
+        );
+        assert!(
+            !ProviderBlock::new(Path::new("/o"))
+                .hcl()
+                .contains("files_only")
+        );
     }
 
     #[test]

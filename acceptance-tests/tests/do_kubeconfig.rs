@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 use ipai_acceptance_tests::do_sim::{DoSim, SimOptions};
-use ipai_acceptance_tests::terraform::{Workspace, hcl_string};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, required_providers};
 
 /// Fragments of the kubeconfig and credentials that must never be persisted: the
 /// simulator's issued tokens (`dop_v1_<hex>`), its CA (base64 and PEM) and kubeconfig text
@@ -22,19 +22,7 @@ const SECRETS: &[&str] = &[
 
 fn root(ws: &Workspace, sim: &DoSim) -> String {
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir   = {out}
-  api_endpoint = {endpoint}
-}}
-
-resource "ipai_workbench" "wb" {{
+        r#"{provider}resource "ipai_workbench" "wb" {{
   name     = "kc"
   region   = "sgp1"
   domain   = "kc.example.com"
@@ -57,18 +45,14 @@ module "consumer" {{
   host       = module.creds.host
 }}
 "#,
-        out = hcl_string(&ws.hcl_path(&ws.output_dir())),
-        endpoint = hcl_string(sim.base_url()),
+        provider = ProviderBlock::new(&ws.output_dir())
+            .api_endpoint(sim.base_url())
+            .hcl(),
     )
 }
 
+/// The `creds` module, after [`required_providers`].
 const CREDS: &str = r#"
-terraform {
-  required_providers {
-    ipai = { source = "insightpulseai/ipai" }
-  }
-}
-
 variable "workbench" {
   type = string
 }
@@ -156,7 +140,7 @@ fn kubeconfig_is_fetched_fresh_and_never_persisted() -> Result<()> {
     let mut ws = Workspace::new()?;
     ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
     ws.write_config(&root(&ws, &sim))?;
-    ws.write_file("creds/main.tf", CREDS)?;
+    ws.write_file("creds/main.tf", &format!("{}{CREDS}", required_providers()))?;
     ws.write_file("consumer/main.tf", CONSUMER)?;
     ws.run_ok(&["get", "-no-color"])?;
 
@@ -216,22 +200,8 @@ fn without_a_token_the_kubeconfig_is_a_diagnostic_on_workbench() -> Result<()> {
     ws.set_env("DIGITALOCEAN_TOKEN", "");
     ws.set_env("DIGITALOCEAN_ACCESS_TOKEN", "");
     ws.write_config(&format!(
-        r#"
-terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir = {out}
-}}
-
-ephemeral "ipai_kubeconfig" "k" {{
-  workbench = "acc"
-}}
-"#,
-        out = hcl_string(&ws.hcl_path(&ws.output_dir())),
+        "{}ephemeral \"ipai_kubeconfig\" \"k\" {{\n  workbench = \"acc\"\n}}\n",
+        ProviderBlock::new(&ws.output_dir()).hcl(),
     ))?;
     let failed = ws.plan_err()?;
     assert!(

@@ -1,26 +1,22 @@
 //! `ipai_workbench` with a DigitalOcean token, through the real terraform CLI against the
 //! simulator: apply, empty re-plan, pool resize in place, drift repaired, faults survived
-//! without twins, import, destroy leaving nothing, every exchange on contract.
+//! without twins, import, destroy leaving nothing, every exchange on contract; a missing
+//! token and files-only over recorded objects refused at plan.
 
 use anyhow::Result;
 use ipai_acceptance_tests::do_sim::{DoSim, Fault, SimOptions};
-use ipai_acceptance_tests::terraform::{Workspace, hcl_string};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace};
 
+/// Workbench `acc` against the simulator (the token comes from the environment).
 fn config(ws: &Workspace, sim: &DoSim, node_count: u32, subdomains: &str) -> String {
+    let provider = ProviderBlock::new(&ws.output_dir()).api_endpoint(sim.base_url());
+    workbench(&provider, node_count, subdomains)
+}
+
+/// `provider`'s header and workbench `acc` with `node_count` nodes and `subdomains`.
+fn workbench(provider: &ProviderBlock, node_count: u32, subdomains: &str) -> String {
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir   = {out}
-  api_endpoint = {endpoint}
-}}
-
-resource "ipai_workbench" "wb" {{
+        r#"{provider}resource "ipai_workbench" "wb" {{
   name       = "acc"
   region     = "sgp1"
   domain     = "acc.example.com"
@@ -36,8 +32,7 @@ resource "ipai_workbench" "wb" {{
   }}
 }}
 "#,
-        out = hcl_string(&ws.hcl_path(&ws.output_dir())),
-        endpoint = hcl_string(sim.base_url()),
+        provider = provider.hcl(),
     )
 }
 
@@ -56,7 +51,7 @@ fn refused_at_plan(sim: &DoSim, ws: &Workspace, hcl: &str, expected: &[&str]) ->
     ws.write_config(hcl)?;
     let plan = ws.plan_err()?;
     for e in expected {
-        assert!(plan.contains(e), "missing {e:?} in:\n{plan}");
+        assert!(plan.says(e), "missing {e:?} in:\n{plan}");
     }
     assert_eq!(sim.leftovers(), [] as [String; 0]);
     assert!(
@@ -188,6 +183,68 @@ fn invalid_network_and_pool_settings_are_plan_diagnostics_and_nothing_is_created
         &hcl,
         &["Invalid CIDR", "Node count outside the autoscale bounds"],
     )
+}
+
+#[test]
+fn without_a_token_or_files_only_the_workbench_is_refused_at_plan() -> Result<()> {
+    let (sim, mut ws) = sim_and_workspace()?;
+    // Blank: no token even if the caller's environment has one.
+    ws.set_env("DIGITALOCEAN_TOKEN", "");
+    ws.set_env("DIGITALOCEAN_ACCESS_TOKEN", "");
+    refused_at_plan(
+        &sim,
+        &ws,
+        &config(&ws, &sim, 2, r#""litellm""#),
+        &[
+            "DigitalOcean token missing",
+            r#"ipai_workbench "acc" creates objects in DigitalOcean"#,
+            "DIGITALOCEAN_TOKEN",
+            "files_only = true",
+        ],
+    )?;
+    assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+    Ok(())
+}
+
+#[test]
+fn files_only_refuses_a_workbench_with_objects_in_digitalocean() -> Result<()> {
+    let (sim, ws) = sim_and_workspace()?;
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
+    ws.apply()?;
+    let objects = sim.leftovers();
+    let ids = recorded_ids(&ws)?;
+    let requests = sim.requests().len();
+
+    let files_only = ProviderBlock::new(&ws.output_dir())
+        .files_only()
+        .api_endpoint(sim.base_url());
+    ws.write_config(&workbench(&files_only, 2, r#""litellm""#))?;
+    let plan = ws.plan_err()?;
+    for e in [
+        "Provider is files-only",
+        r#"ipai_workbench "acc" has objects in DigitalOcean (recorded in its state)"#,
+        "destroy the objects with files_only off first",
+    ] {
+        assert!(plan.says(e), "missing {e:?} in:\n{plan}");
+    }
+    // Destroy is refused too, rather than forgetting what exists.
+    let destroy = ws.run_err(&["destroy", "-auto-approve", "-no-color"])?;
+    assert!(destroy.contains("Provider is files-only"), "{destroy}");
+    assert_eq!(
+        sim.requests().len(),
+        requests,
+        "files-only made no API call"
+    );
+    assert_eq!(sim.leftovers(), objects);
+    assert_eq!(recorded_ids(&ws)?, ids, "the state still records them");
+
+    // With files_only off again nothing changed and destroy removes everything.
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
+    assert_eq!(ws.plan()?.code, 0);
+    ws.destroy()?;
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    sim.assert_contract_clean();
+    Ok(())
 }
 
 /// `digitalocean_state.objects` of the workbench in the state: object name → id.
@@ -339,8 +396,8 @@ fn destroy_keeps_a_dns_zone_that_existed_before() -> Result<()> {
 fn cost_estimate_uses_live_prices_with_a_token_and_the_table_offline() -> Result<()> {
     let sim = DoSim::start(SimOptions::default())?;
     // m-4vcpu-32gb is not in the built-in table; the simulator sells it at $168.00.
-    let hcl = |ws: &Workspace| {
-        config(ws, &sim, 2, r#""litellm""#).replace(r#""s-2vcpu-4gb""#, r#""m-4vcpu-32gb""#)
+    let hcl = |provider: ProviderBlock| {
+        workbench(&provider, 2, r#""litellm""#).replace(r#""s-2vcpu-4gb""#, r#""m-4vcpu-32gb""#)
     };
     let cost = |ws: &Workspace| -> Result<f64> {
         let values = ws.resource_values("ipai_workbench.wb")?.unwrap();
@@ -348,13 +405,15 @@ fn cost_estimate_uses_live_prices_with_a_token_and_the_table_offline() -> Result
     };
 
     let offline = Workspace::new()?;
-    offline.write_config(&hcl(&offline))?;
+    offline.write_config(&hcl(ProviderBlock::new(&offline.output_dir()).files_only()))?;
     offline.apply()?;
     let table = cost(&offline)?;
 
     let mut online = Workspace::new()?;
     online.set_env("DIGITALOCEAN_TOKEN", sim.token());
-    online.write_config(&hcl(&online))?;
+    online.write_config(&hcl(
+        ProviderBlock::new(&online.output_dir()).api_endpoint(sim.base_url())
+    ))?;
     online.apply()?;
     let live = cost(&online)?;
     assert_eq!(live - table, 2.0 * 168.0, "live {live}, table {table}");

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Result, ensure};
-use ipai_acceptance_tests::terraform::{Workspace, files_under};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, files_under};
 use ipai_codegen::{Renderer, expand::expand_bundle, spec::BundleSpec};
 
 fn git(dir: &Path, args: &[&str]) -> Result<String> {
@@ -20,24 +20,13 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn config(out: &str, domain: &str) -> String {
+fn config(out: &Path, domain: &str) -> String {
+    let provider = ProviderBlock::new(out)
+        .files_only()
+        .git_commit("ipai ci <ci@example.com>")
+        .hcl();
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir = {out}
-  git = {{
-    commit = true
-    author = "ipai ci <ci@example.com>"
-  }}
-}}
-
-resource "ipai_workbench" "wb" {{
+        r#"{provider}resource "ipai_workbench" "wb" {{
   name   = "gitops"
   domain = "{domain}"
   tags   = {{ team = "platform" }}
@@ -64,9 +53,8 @@ fn apply_commits_generated_files_once_and_matches_the_cli() -> Result<()> {
     let out = ws.output_dir();
     std::fs::create_dir_all(&out)?;
     git(&out, &["init", "-q", "-b", "main"])?;
-    let out_hcl = ws.hcl_path(&out);
 
-    ws.write_config(&config(&out_hcl, "example.com"))?;
+    ws.write_config(&config(&out, "example.com"))?;
     ws.apply()?;
     assert_eq!(
         git(&out, &["log", "--format=%an|%s"])?,
@@ -100,7 +88,7 @@ fn apply_commits_generated_files_once_and_matches_the_cli() -> Result<()> {
         "no change, no commit"
     );
 
-    ws.write_config(&config(&out_hcl, "example.org"))?;
+    ws.write_config(&config(&out, "example.org"))?;
     ws.apply()?;
     assert_eq!(git(&out, &["rev-list", "--count", "HEAD"])?, "2");
     assert_eq!(

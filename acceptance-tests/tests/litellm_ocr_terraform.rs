@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use ipai_acceptance_tests::terraform::{Workspace, files_under};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, files_under};
 use sha2::{Digest, Sha256};
 
 const WB: &str = "acc";
@@ -20,17 +20,7 @@ const OCR_INGRESS: &str = "acc/kubernetes/ocr-paddle/ingress.yaml";
 /// `claude-sonnet`, an OCR stack, and `extra` HCL.
 fn config(ws: &Workspace, rpm: u32, extra: &str) -> String {
     format!(
-        r#"terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir = {out}
-}}
-
-resource "ipai_workbench" "main" {{
+        r#"{provider}resource "ipai_workbench" "main" {{
   name   = "{WB}"
   domain = "example.net"
 }}
@@ -60,7 +50,7 @@ resource "ipai_ocr_stack" "paddle" {{
 }}
 {extra}
 "#,
-        out = ws.hcl_path(&ws.output_dir()),
+        provider = ProviderBlock::new(&ws.output_dir()).files_only().hcl(),
     )
 }
 

@@ -4,23 +4,11 @@
 
 use anyhow::Result;
 use ipai_acceptance_tests::postgres::TestPostgres;
-use ipai_acceptance_tests::terraform::Workspace;
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace};
 
 fn config(ws: &Workspace, pg: &TestPostgres, extra_column: &str, flags: &str) -> String {
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir   = {out}
-  database_url = "{url}"
-}}
-
-resource "ipai_workbench" "main" {{
+        r#"{provider}resource "ipai_workbench" "main" {{
   name = "acc"
 }}
 
@@ -42,8 +30,10 @@ resource "ipai_medallion_layer" "silver" {{
   }}]
 }}
 "#,
-        out = ws.hcl_path(&ws.output_dir()),
-        url = pg.url(),
+        provider = ProviderBlock::new(&ws.output_dir())
+            .files_only()
+            .database_url(&pg.url())
+            .hcl(),
     )
 }
 
@@ -156,19 +146,7 @@ fn bad_input_is_reported_at_plan_and_nothing_runs() -> Result<()> {
     let pg = TestPostgres::start()?;
     let ws = Workspace::new()?;
     let hcl = format!(
-        r#"
-terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir   = {out}
-  database_url = "{url}"
-}}
-
-resource "ipai_medallion_layer" "bad" {{
+        r#"{provider}resource "ipai_medallion_layer" "bad" {{
   workbench = "nowhere"
   layer     = "silver"
   tables = [{{
@@ -178,8 +156,10 @@ resource "ipai_medallion_layer" "bad" {{
   }}]
 }}
 "#,
-        out = ws.hcl_path(&ws.output_dir()),
-        url = pg.url(),
+        provider = ProviderBlock::new(&ws.output_dir())
+            .files_only()
+            .database_url(&pg.url())
+            .hcl(),
     );
     ws.write_config(&hcl)?;
     let run = ws.plan_err()?;

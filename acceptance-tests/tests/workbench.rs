@@ -6,34 +6,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use ipai_acceptance_tests::terraform::{Workspace, files_under};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, files_under};
 use sha2::{Digest, Sha256};
 
 const ADDRESS: &str = "ipai_workbench.main";
 
-/// `main.tf` with the provider writing to `output_dir` and one workbench with `body`.
-fn config_with_output(ws: &Workspace, output_dir: &Path, body: &str) -> String {
+/// `main.tf` with a files-only provider writing to `output_dir` and one workbench with
+/// `body`.
+fn config_with_output(output_dir: &Path, body: &str) -> String {
     format!(
-        r#"terraform {{
-  required_providers {{
-    ipai = {{ source = "insightpulseai/ipai" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir = {}
-}}
-
-resource "ipai_workbench" "main" {{
-{body}
-}}
-"#,
-        ws.hcl_path(output_dir)
+        "{}resource \"ipai_workbench\" \"main\" {{\n{body}\n}}\n",
+        ProviderBlock::new(output_dir).files_only().hcl()
     )
 }
 
 fn config(ws: &Workspace, body: &str) -> String {
-    config_with_output(ws, &ws.output_dir(), body)
+    config_with_output(&ws.output_dir(), body)
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -325,7 +313,7 @@ fn unwritable_output_dir_is_refused() -> Result<()> {
     let blocker = ws.path().join("blocker");
     std::fs::write(&blocker, "a file, not a directory\n")?;
     let output_dir = blocker.join("out");
-    let hcl = config_with_output(&ws, &output_dir, "  name = \"acme\"");
+    let hcl = config_with_output(&output_dir, "  name = \"acme\"");
     let line = format!("output_dir = {}", ws.hcl_path(&output_dir));
     assert_refused(&ws, &hcl, &line)?;
     assert_eq!(

@@ -1,6 +1,6 @@
 # Offline quickstart: `bash scripts/quickstart.sh` builds the provider and applies this.
-# Everything is written to ./generated (ignored by git); nothing reaches DigitalOcean or
-# a database because no token and no database_url are configured.
+# Everything is written to ./generated (ignored by git); nothing reaches DigitalOcean
+# (files_only) or a database (no database_url).
 terraform {
   required_providers {
     ipai = {
@@ -11,6 +11,8 @@ terraform {
 
 provider "ipai" {
   output_dir = "${path.module}/generated"
+  # Remove to create the workbench in DigitalOcean (token from DIGITALOCEAN_TOKEN).
+  files_only = true
 }
 
 module "workbench" {

@@ -14,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics;
+use crate::digitalocean::Applier;
 use crate::files::FilesTarget;
 use crate::git::{self, CommitOptions};
 
@@ -40,11 +41,17 @@ pub struct ProviderConfig {
     #[serde(default)]
     #[schemars(extend("x-sensitive" = true))]
     pub database_url: Option<String>,
+    /// Generate files only (Kubernetes manifests, Supabase migrations, the workbench
+    /// summary) and create nothing in DigitalOcean; no token is needed. Default false:
+    /// `ipai_workbench` (and `ipai_ocr_stack`'s GPU node pool) are created in
+    /// DigitalOcean, which needs `digitalocean_token` or `DIGITALOCEAN_TOKEN`.
+    #[serde(default)]
+    pub files_only: bool,
     /// DigitalOcean API token (sensitive; falls back to the `DIGITALOCEAN_TOKEN`
-    /// environment variable). With a token, `ipai_workbench` also creates and manages its
-    /// DigitalOcean objects (VPC, DOKS cluster, firewall, registry, DNS records, uptime
-    /// checks, project) and checks region and size slugs at plan time; without one it is
-    /// files-only and creates nothing in DigitalOcean.
+    /// environment variable). `ipai_workbench` creates and manages its DigitalOcean
+    /// objects (VPC, DOKS cluster, firewall, registry, DNS records, uptime checks,
+    /// project) with it and checks region and size slugs at plan time. Ignored when
+    /// `files_only` is true.
     #[serde(default)]
     #[schemars(extend("x-sensitive" = true))]
     pub digitalocean_token: Option<String>,
@@ -79,6 +86,7 @@ impl std::fmt::Debug for ProviderConfig {
             .field("output_dir", &self.output_dir)
             .field("templates_dir", &self.templates_dir)
             .field("git", &self.git)
+            .field("files_only", &self.files_only)
             .field(
                 "digitalocean_token",
                 &self.digitalocean_token.as_ref().map(|_| "<redacted>"),
@@ -96,8 +104,9 @@ pub struct Context {
     /// The files target under `output_dir`.
     pub files: Arc<FilesTarget>,
     renderer: OnceLock<Result<Arc<Renderer>, String>>,
-    /// The DigitalOcean applier, when a token is configured.
-    pub digitalocean: Option<crate::digitalocean::Applier>,
+    /// The DigitalOcean applier, when a token is configured and not files-only; resources
+    /// ask for it through [`Context::digitalocean`] or [`Context::digitalocean_required`].
+    digitalocean: Option<Applier>,
     /// Workbenches planned by this provider process: a layer planned in the same run as its
     /// workbench sees it before its summary file exists (Terraform plans dependencies first).
     planned_workbenches: Mutex<BTreeSet<String>>,
@@ -150,9 +159,13 @@ impl Context {
             check_git(&output_dir, g, &mut d);
         }
         let mut digitalocean = None;
-        if let Some(token) =
-            crate::digitalocean::Token::resolve(config.digitalocean_token.as_deref())
-        {
+        // files_only wins over a token (no diagnostic): the explicit switch beats an
+        // ambient credential, and DIGITALOCEAN_TOKEN is often set for the official
+        // digitalocean provider in the same configuration.
+        let token = (!config.files_only)
+            .then(|| crate::digitalocean::Token::resolve(config.digitalocean_token.as_deref()))
+            .flatten();
+        if let Some(token) = token {
             let mut cfg = crate::digitalocean::ClientConfig::new(token);
             if let Some(e) = &config.api_endpoint {
                 if !(e.starts_with("https://") || e.starts_with("http://")) {
@@ -167,7 +180,7 @@ impl Context {
                 cfg.endpoint = e.clone();
             }
             match crate::digitalocean::Client::new(cfg) {
-                Ok(c) => digitalocean = Some(crate::digitalocean::Applier::new(c)),
+                Ok(c) => digitalocean = Some(Applier::new(c)),
                 Err(e) => d.error(
                     AttrPath::attr("api_endpoint"),
                     "DigitalOcean client cannot start",
@@ -187,6 +200,63 @@ impl Context {
             digitalocean,
             planned_workbenches: Mutex::default(),
         })
+    }
+
+    /// The applier for `what` (e.g. `ipai_workbench "acc"`), a resource that creates
+    /// objects in DigitalOcean: `Ok(None)` when the provider is files-only (create
+    /// nothing there), or a diagnostic when there is no token. `recorded`: its state
+    /// already records objects there, which files-only must not silently orphan, so they
+    /// need the applier (see [`Context::digitalocean_required`]).
+    pub fn digitalocean(
+        &self,
+        what: &str,
+        recorded: bool,
+    ) -> Result<Option<&Applier>, Diagnostics> {
+        if recorded {
+            let why = format!("{what} has objects in DigitalOcean (recorded in its state)");
+            return self.digitalocean_required(&why, AttrPath::root()).map(Some);
+        }
+        match &self.digitalocean {
+            Some(a) => Ok(Some(a)),
+            None if self.config.files_only => Ok(None),
+            None => Err(diagnostics::error(
+                AttrPath::root(),
+                "DigitalOcean token missing",
+                format!(
+                    "{what} creates objects in DigitalOcean, but the provider has no \
+                     digitalocean_token and DIGITALOCEAN_TOKEN is not set. Set \
+                     digitalocean_token in the provider block (or export DIGITALOCEAN_TOKEN), \
+                     or set files_only = true there to generate the files only and create \
+                     nothing in DigitalOcean."
+                ),
+            )),
+        }
+    }
+
+    /// The applier for work that must reach DigitalOcean (`why`, a clause such as
+    /// `ipai_kubeconfig reads cluster "x"'s credentials from DigitalOcean`), or a
+    /// diagnostic on `at` when the provider is files-only or has no token.
+    pub fn digitalocean_required(&self, why: &str, at: AttrPath) -> Result<&Applier, Diagnostics> {
+        match &self.digitalocean {
+            Some(a) => Ok(a),
+            None if self.config.files_only => Err(diagnostics::error(
+                at,
+                "Provider is files-only",
+                format!(
+                    "{why}, but the provider has files_only = true and makes no DigitalOcean \
+                     calls. Set files_only = false; to leave DigitalOcean, destroy the \
+                     objects with files_only off first, then turn it on."
+                ),
+            )),
+            None => Err(diagnostics::error(
+                at,
+                "DigitalOcean token missing",
+                format!(
+                    "{why}, but the provider has no digitalocean_token and DIGITALOCEAN_TOKEN \
+                     is not set. Configure the token."
+                ),
+            )),
+        }
     }
 
     /// The template renderer, built once per process on first use.
@@ -274,6 +344,7 @@ mod tests {
             templates_dir: None,
             git: None,
             database_url: None,
+            files_only: false,
             digitalocean_token: None,
             api_endpoint: None,
         }
@@ -297,6 +368,45 @@ mod tests {
         assert_eq!(d.0[0].path, AttrPath::attr("output_dir"));
         assert!(
             d.0[0].detail.contains("not a directory"),
+            "{}",
+            d.0[0].detail
+        );
+    }
+
+    #[test]
+    fn files_only_or_a_token_decides_what_reaches_digitalocean() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wb = "ipai_workbench \"acc\"";
+        let mut c = config(tmp.path());
+        c.digitalocean_token = Some("dop_v1_test".into());
+        let online = Context::configure(c.clone()).unwrap();
+        assert!(online.digitalocean(wb, false).unwrap().is_some());
+
+        // files_only wins over the token, and refuses to orphan recorded objects.
+        c.files_only = true;
+        let offline = Context::configure(c).unwrap();
+        assert!(offline.digitalocean(wb, false).unwrap().is_none());
+        let d = offline.digitalocean(wb, true).unwrap_err();
+        assert_eq!(d.0[0].summary, "Provider is files-only");
+        assert!(
+            d.0[0].detail.contains("recorded in its state"),
+            "{}",
+            d.0[0].detail
+        );
+
+        let neither = Context::configure(config(tmp.path())).unwrap();
+        for recorded in [false, true] {
+            let d = neither.digitalocean(wb, recorded).unwrap_err();
+            assert_eq!(d.0[0].summary, "DigitalOcean token missing");
+            assert!(
+                d.0[0].detail.contains("DIGITALOCEAN_TOKEN"),
+                "{}",
+                d.0[0].detail
+            );
+        }
+        let d = neither.digitalocean(wb, false).unwrap_err();
+        assert!(
+            d.0[0].detail.contains("files_only = true"),
             "{}",
             d.0[0].detail
         );

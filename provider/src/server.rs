@@ -742,7 +742,7 @@ mod tests {
         let ty = svc.inner.provider_schema().ty.clone();
         svc.configure_provider(Request::new(pb::configure_provider::Request {
             config: dynamic(
-                serde_json::json!({"output_dir": dir.display().to_string()}),
+                serde_json::json!({"output_dir": dir.display().to_string(), "files_only": true}),
                 &ty,
             ),
             ..Default::default()

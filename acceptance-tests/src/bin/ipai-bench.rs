@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use ipai_acceptance_tests::terraform::{PROVIDER_SOURCE, Workspace, build_provider, terraform_bin};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, build_provider, terraform_bin};
 
 /// go-plugin's magic cookie for Terraform providers.
 const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
@@ -205,22 +205,12 @@ fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Sample)> {
 fn config(ws: &Workspace, kind: Kind, n: usize) -> String {
     match kind {
         Kind::Workbench => format!(
-            r#"terraform {{
-  required_providers {{
-    ipai = {{ source = "{PROVIDER_SOURCE}" }}
-  }}
-}}
-
-provider "ipai" {{
-  output_dir = {}
-}}
-
-resource "ipai_workbench" "bench" {{
+            r#"{}resource "ipai_workbench" "bench" {{
   count = {n}
   name  = "wb-${{count.index}}"
 }}
 "#,
-            ws.hcl_path(&ws.output_dir())
+            ProviderBlock::new(&ws.output_dir()).files_only().hcl()
         ),
         Kind::TerraformData => format!(
             r#"resource "terraform_data" "bench" {{

@@ -5,13 +5,11 @@
 
 use anyhow::{Context, Result, anyhow};
 use ipai_acceptance_tests::docs::{self, PageKind};
-use ipai_acceptance_tests::terraform::{PROVIDER_SOURCE, Workspace, repo_root};
+use ipai_acceptance_tests::terraform::{PROVIDER_SOURCE, Workspace, repo_root, required_providers};
 
 fn main() -> Result<()> {
     let ws = Workspace::new()?;
-    ws.write_config(&format!(
-        "terraform {{\n  required_providers {{\n    ipai = {{ source = \"{PROVIDER_SOURCE}\" }}\n  }}\n}}\n"
-    ))?;
+    ws.write_config(&required_providers())?;
     let run = ws.run_ok(&["providers", "schema", "-json"])?;
     let all: serde_json::Value =
         serde_json::from_str(&run.stdout).with_context(|| format!("parsing the schema:\n{run}"))?;

@@ -80,18 +80,13 @@ fn renew_at(expiry_seconds: u64) -> SystemTime {
 }
 
 fn applier<'a>(ctx: &'a Context, spec: &KubeconfigSpec) -> Result<&'a Applier, Diagnostics> {
-    ctx.digitalocean.as_ref().ok_or_else(|| {
-        diagnostics::error(
-            AttrPath::attr("workbench"),
-            "DigitalOcean token missing",
-            format!(
-                "ipai_kubeconfig reads the credentials of workbench {:?}'s cluster from \
-                 DigitalOcean, but the provider has no digitalocean_token and \
-                 DIGITALOCEAN_TOKEN is not set. Configure the token.",
-                spec.workbench
-            ),
-        )
-    })
+    ctx.digitalocean_required(
+        &format!(
+            "ipai_kubeconfig reads the credentials of workbench {:?}'s cluster from DigitalOcean",
+            spec.workbench
+        ),
+        AttrPath::attr("workbench"),
+    )
 }
 
 fn api_error(at: AttrPath, cluster: &str, e: &ApiError) -> Diagnostics {
@@ -226,13 +221,13 @@ impl EphemeralResource for Kubeconfig {
         ctx: &Context,
         private: KubeconfigPrivate,
     ) -> Result<Renewed<KubeconfigPrivate>, Diagnostics> {
-        let do_applier = ctx.digitalocean.as_ref().ok_or_else(|| {
-            diagnostics::error(
-                AttrPath::root(),
-                "DigitalOcean token missing",
-                "Renewing the cluster credentials needs the provider's digitalocean_token.",
-            )
-        })?;
+        let do_applier = ctx.digitalocean_required(
+            &format!(
+                "Renewing the credentials of cluster {:?} reaches DigitalOcean",
+                private.cluster_name
+            ),
+            AttrPath::root(),
+        )?;
         do_applier
             .cluster_credentials(&private.cluster_id, private.expiry_seconds)
             .await

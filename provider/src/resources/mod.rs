@@ -202,9 +202,11 @@ pub(crate) mod testing {
 
     /// A files-only provider writing under `dir`.
     pub fn context(dir: &std::path::Path) -> Context {
-        let config: ProviderConfig =
-            serde_json::from_value(serde_json::json!({ "output_dir": dir.display().to_string() }))
-                .unwrap();
+        let config: ProviderConfig = serde_json::from_value(serde_json::json!({
+            "output_dir": dir.display().to_string(),
+            "files_only": true,
+        }))
+        .unwrap();
         Context::configure(config).unwrap()
     }
 

@@ -1,5 +1,6 @@
-//! `ipai_workbench` on the files target: the expansion's files (namespaces, network
-//! policies, the `ip_workbench` SQL, `workbench.json`) under `<output_dir>/<name>/`.
+//! `ipai_workbench`: its DigitalOcean objects (unless the provider is files-only) and the
+//! expansion's files (namespaces, network policies, the `ip_workbench` SQL,
+//! `workbench.json`) under `<output_dir>/<name>/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,15 +35,14 @@ pub struct WorkbenchComputed {
     /// DigitalOcean's list prices of the node sizes and the registry tier.
     pub monthly_cost_estimate: f64,
     /// The workbench's DigitalOcean objects, by name, each with the attributes that are
-    /// kept in step (as JSON). Empty when the provider has no DigitalOcean token (the
-    /// workbench is then files-only). A change made outside Terraform (a pool resized in
+    /// kept in step (as JSON). Empty when the provider is `files_only`. A change made outside Terraform (a pool resized in
     /// the console, a firewall rule removed) shows here in the next plan, and apply puts
     /// it back.
     pub digitalocean: BTreeMap<String, String>,
     /// What the workbench created or adopted in DigitalOcean: each object's id by name,
     /// and the DNS domain when the provider created it (only then does destroy delete
     /// it). Saved also when an apply fails half-way, so destroy and the next apply find
-    /// everything. Empty without a DigitalOcean token.
+    /// everything. Empty when the provider is `files_only`.
     pub digitalocean_state: Option<DoState>,
 }
 
@@ -56,17 +56,18 @@ fn expand(ctx: &Context, spec: &WorkbenchSpec) -> Result<Expansion, Diagnostics>
     expand_workbench(spec, &renderer).map_err(expansion_error)
 }
 
-fn computed(ctx: &Context, spec: &WorkbenchSpec, exp: &Expansion) -> WorkbenchComputed {
+/// What `exp` computes; `in_do`: its DigitalOcean objects are created (not files-only).
+fn computed(spec: &WorkbenchSpec, exp: &Expansion, in_do: bool) -> WorkbenchComputed {
     WorkbenchComputed {
         id: spec.name.clone(),
         files: exp.file_hashes(),
         monthly_cost_estimate: exp.monthly_cost_cents as f64 / 100.0,
-        digitalocean: if ctx.digitalocean.is_some() {
+        digitalocean: if in_do {
             crate::digitalocean::summaries(&exp.digitalocean)
         } else {
             BTreeMap::new()
         },
-        digitalocean_state: if ctx.digitalocean.is_some() {
+        digitalocean_state: if in_do {
             None
         } else {
             Some(DoState::default())
@@ -84,12 +85,19 @@ fn priced(c: &mut WorkbenchComputed, exp: &Expansion, live: Option<&PriceTable>)
     }
 }
 
-/// The applier with the workbench's own time limits.
-fn do_applier(ctx: &Context, spec: &WorkbenchSpec) -> Option<crate::digitalocean::Applier> {
-    ctx.digitalocean.clone().map(|mut a| {
+/// The applier with the workbench's own time limits, `None` when the provider is
+/// files-only; `recorded`: the state records DigitalOcean objects (see
+/// [`Context::digitalocean`]).
+fn do_applier(
+    ctx: &Context,
+    spec: &WorkbenchSpec,
+    recorded: bool,
+) -> Result<Option<crate::digitalocean::Applier>, Diagnostics> {
+    let what = format!("ipai_workbench {:?}", spec.name);
+    Ok(ctx.digitalocean(&what, recorded)?.cloned().map(|mut a| {
         a.timeouts = crate::digitalocean::Timeouts::from_spec(&spec.timeouts);
         a
-    })
+    }))
 }
 
 fn do_error(e: crate::digitalocean::ApplyError) -> Diagnostics {
@@ -102,20 +110,6 @@ fn do_error(e: crate::digitalocean::ApplyError) -> Diagnostics {
             e.detail, e.object
         ),
     )
-}
-
-/// Without a token nothing in DigitalOcean can be changed; if the workbench already
-/// manages objects there, say so instead of silently leaving them.
-fn require_token(ctx: &Context, prior: Option<&WorkbenchComputed>) -> Result<(), Diagnostics> {
-    match prior {
-        Some(p) if ctx.digitalocean.is_none() && manages_do(p) => Err(diagnostics::error(
-            AttrPath::root(),
-            "DigitalOcean token missing",
-            "This workbench manages DigitalOcean objects, but the provider has no \
-             digitalocean_token and DIGITALOCEAN_TOKEN is not set. Configure the token.",
-        )),
-        _ => Ok(()),
-    }
 }
 
 #[async_trait::async_trait]
@@ -136,10 +130,10 @@ impl Resource for Workbench {
         spec: &WorkbenchSpec,
         prior: Option<&WorkbenchComputed>,
     ) -> Result<WorkbenchComputed, Diagnostics> {
-        require_token(ctx, prior)?;
+        let applier = do_applier(ctx, spec, prior.is_some_and(manages_do))?;
         let exp = expand(ctx, spec)?;
         let mut live_prices = None;
-        if let Some(a) = do_applier(ctx, spec) {
+        if let Some(a) = &applier {
             // Read-only calls: slugs exist, the VPC range is free.
             let check = crate::digitalocean::PlanCheck::workbench(spec);
             let (d, prices) = a.plan_check(&check).await.map_err(do_error)?;
@@ -149,12 +143,12 @@ impl Resource for Workbench {
             live_prices = Some(prices);
         }
         ctx.note_planned_workbench(&spec.name);
-        let mut planned = computed(ctx, spec, &exp);
+        let mut planned = computed(spec, &exp, applier.is_some());
         priced(&mut planned, &exp, live_prices.as_ref());
         // The ids stay as they are unless something in DigitalOcean changes (then they
         // are known after apply).
         if let Some(p) = prior
-            && ctx.digitalocean.is_some()
+            && applier.is_some()
             && p.digitalocean == planned.digitalocean
         {
             planned.digitalocean_state = p.digitalocean_state.clone();
@@ -168,10 +162,10 @@ impl Resource for Workbench {
         spec: &WorkbenchSpec,
         prior: Option<(&WorkbenchSpec, &WorkbenchComputed)>,
     ) -> Result<WorkbenchComputed, ApplyFailure<WorkbenchComputed>> {
-        require_token(ctx, prior.map(|(_, c)| c))?;
+        let applier = do_applier(ctx, spec, prior.is_some_and(|(_, c)| manages_do(c)))?;
         let exp = expand(ctx, spec)?;
-        let mut result = computed(ctx, spec, &exp);
-        if let Some(a) = do_applier(ctx, spec) {
+        let mut result = computed(spec, &exp, applier.is_some());
+        if let Some(a) = &applier {
             let prices = a.prices().await.map_err(do_error)?;
             priced(&mut result, &exp, Some(&prices));
         }
@@ -184,7 +178,7 @@ impl Resource for Workbench {
                 .unwrap_or_default(),
             ..result.clone()
         };
-        if let Some(a) = do_applier(ctx, spec) {
+        if let Some(a) = &applier {
             let mut state = prior
                 .and_then(|(_, c)| c.digitalocean_state.clone())
                 .unwrap_or_default();
@@ -215,8 +209,10 @@ impl Resource for Workbench {
         let files = hashes_on_disk(ctx, state.files.keys().cloned()).await;
         let mut digitalocean = state.digitalocean.clone();
         let mut digitalocean_state = state.digitalocean_state.clone();
-        if let Some(a) = do_applier(ctx, spec)
-            && manages_do(state)
+        // Without the applier (files-only, or no token) the recorded objects stay as they
+        // are; the next plan says why they cannot be managed.
+        if manages_do(state)
+            && let Ok(Some(a)) = do_applier(ctx, spec, true)
         {
             let exp = expand(ctx, spec)?;
             let mut s = state.digitalocean_state.clone().unwrap_or_default();
@@ -240,9 +236,9 @@ impl Resource for Workbench {
         spec: &WorkbenchSpec,
         state: &WorkbenchComputed,
     ) -> Result<(), Diagnostics> {
-        require_token(ctx, Some(state))?;
-        if let Some(a) = do_applier(ctx, spec)
-            && manages_do(state)
+        // Removing files alone needs no token; recorded objects need the applier.
+        if manages_do(state)
+            && let Some(a) = do_applier(ctx, spec, true)?
         {
             let exp = expand(ctx, spec)?;
             let mut s = state.digitalocean_state.clone().unwrap_or_default();
@@ -276,8 +272,9 @@ impl Resource for Workbench {
             })?;
         let exp = expand(ctx, &spec)?;
         let on_disk = hashes_on_disk(ctx, exp.files.keys().cloned()).await;
-        let mut result = computed(ctx, &spec, &exp);
-        if let Some(a) = do_applier(ctx, &spec) {
+        let applier = do_applier(ctx, &spec, false)?;
+        let mut result = computed(&spec, &exp, applier.is_some());
+        if let Some(a) = &applier {
             let prices = a.prices().await.map_err(do_error)?;
             priced(&mut result, &exp, Some(&prices));
             let mut s = DoState::default();
