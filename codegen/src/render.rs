@@ -2,9 +2,8 @@
 //! time; a user directory with the same relative names overrides any of them.
 //!
 //! Templates are strict (a missing variable is an error, never an empty string) and
-//! never HTML-escape. Helpers:
-//! - `{{ident x}}` — a SQL identifier through [`crate::sql::quote_ident`];
-//! - `{{literal x}}` — a SQL string literal through [`crate::sql::quote_literal`];
+//! never HTML-escape. SQL templates receive identifiers and literals already quoted by
+//! [`crate::sql`] (the planner builds their context). Helpers:
 //! - `{{q x}}` — a YAML/JSON double-quoted string (JSON string syntax is valid YAML);
 //! - `{{json x}}` — any value as compact JSON (also valid YAML flow syntax).
 
@@ -33,8 +32,6 @@ mod helpers {
     #![allow(missing_docs)]
     use handlebars::handlebars_helper;
 
-    handlebars_helper!(ident: |v: str| crate::sql::quote_ident(v));
-    handlebars_helper!(literal: |v: str| crate::sql::quote_literal(v));
     handlebars_helper!(q: |v: Json| match v {
         serde_json::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
         other => serde_json::to_string(&other.to_string()).unwrap_or_default(),
@@ -54,8 +51,6 @@ impl Renderer {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
-        registry.register_helper("ident", Box::new(helpers::ident));
-        registry.register_helper("literal", Box::new(helpers::literal));
         registry.register_helper("q", Box::new(helpers::q));
         registry.register_helper("json", Box::new(helpers::json));
         let mut files = Vec::new();
@@ -91,11 +86,11 @@ impl Renderer {
             })
     }
 
-    /// Renders template `name` with a context already in JSON form, taking it as is
-    /// (no second serialization: the hot path of large migrations).
-    pub fn render_json(&self, name: &str, ctx: serde_json::Value) -> Result<String> {
+    /// Renders template `name` with a context built beforehand (no serialization or copy:
+    /// the hot path of large migrations).
+    pub fn render_context(&self, name: &str, ctx: &Context) -> Result<String> {
         self.registry
-            .render_with_context(name, &handlebars::Context::from(ctx))
+            .render_with_context(name, &ctx.0)
             .map_err(|e| Error::Template {
                 name: name.to_owned(),
                 message: e.to_string(),
@@ -105,6 +100,29 @@ impl Renderer {
     /// True when a template of that name exists.
     pub fn has(&self, name: &str) -> bool {
         self.registry.has_template(name)
+    }
+}
+
+/// A template context in the form handlebars renders from, built once.
+#[derive(Debug, Clone)]
+pub struct Context(handlebars::Context);
+
+impl Context {
+    /// The context's data.
+    pub fn data(&self) -> &serde_json::Value {
+        self.0.data()
+    }
+}
+
+impl From<serde_json::Value> for Context {
+    fn from(value: serde_json::Value) -> Self {
+        Self(handlebars::Context::from(value))
+    }
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.data() == other.data()
     }
 }
 
@@ -145,21 +163,21 @@ mod tests {
     }
 
     #[test]
-    fn helpers_quote_sql_and_yaml() {
+    fn helpers_quote_yaml() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("kubernetes");
         std::fs::create_dir_all(&p).unwrap();
         let mut r = Renderer::new(Some(dir.path())).unwrap();
         r.registry
-            .register_template_string("t", "{{ident s}} {{literal v}} {{q y}}")
+            .register_template_string("t", "{{q y}} {{q n}} {{json l}}")
             .unwrap();
         let out = r
             .render(
                 "t",
-                &serde_json::json!({"s": "a\"b", "v": "it's", "y": "x: y"}),
+                &serde_json::json!({"y": "x: \"y\"", "n": 8080, "l": ["a", 1]}),
             )
             .unwrap();
-        assert_eq!(out, "\"a\"\"b\" 'it''s' \"x: y\"");
+        assert_eq!(out, r#""x: \"y\"" "8080" ["a",1]"#);
     }
 
     #[test]

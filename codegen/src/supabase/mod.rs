@@ -96,14 +96,14 @@ pub fn migration(m: &LayerModel, plan: &Plan, generation: u32, r: &Renderer) -> 
         )
     };
     let statements = plan.render(r)?.into_iter().map(Value::String).collect();
-    let sql = r.render_json(
+    let sql = r.render_context(
         "supabase/migration.sql",
-        json!({
+        &crate::render::Context::from(json!({
             "title": title,
             "resource": format!("ipai_medallion_layer {}", m.resource_id()),
             "version": version,
             "statements": Value::Array(statements),
-        }),
+        })),
     )?;
     Ok(Migration::new(version, name, sql))
 }

@@ -1,24 +1,28 @@
 //! The migration planner: desired model (and optionally the current one) → the ordered
-//! statements that get the database there, each rendered from a template in
-//! `templates/supabase/`.
+//! statements that get the database there. The statements of one table or view are one
+//! step, rendered by one call of `templates/supabase/relation.sql` from a context built
+//! here once, every name and literal in it already quoted by [`crate::sql`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::model::{
-    API_ROLES, ColumnModel, ConstraintModel, LayerModel, PolicyModel, TableModel, ViewModel,
+    API_ROLES, ColumnModel, ConstraintKind, ConstraintModel, IndexModel, LayerModel, PolicyModel,
+    TableModel, ViewModel,
 };
+use crate::render::Context;
+use crate::sql::{quote_ident, quote_literal, quote_qualified};
 use crate::{AttrPath, Renderer, Result};
 
-/// One statement to render: a template under `templates/supabase/` and its context.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Statements to render: a template under `templates/supabase/` and its context.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// Template name, e.g. `supabase/add_column.sql`.
+    /// Template name, e.g. `supabase/relation.sql`.
     pub template: &'static str,
     /// Template context.
-    pub ctx: Value,
+    pub ctx: Context,
 }
 
 /// A change that loses data, with the attribute that asks for it.
@@ -33,7 +37,7 @@ pub struct Destructive {
 /// The statements of one migration, and what in them loses data.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
-    /// Statements in order.
+    /// Statements in order, grouped by table or view.
     pub steps: Vec<Step>,
     /// Destructive statements, by name.
     pub destructive: Vec<Destructive>,
@@ -45,20 +49,283 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    fn push(&mut self, template: &'static str, ctx: Value) {
-        self.steps.push(Step { template, ctx });
-    }
-
-    /// Renders every statement.
+    /// Renders every step: one or more statements each, separated by a blank line.
     pub fn render(&self, r: &Renderer) -> Result<Vec<String>> {
         self.steps
             .iter()
             .map(|s| {
-                r.render_json(s.template, s.ctx.clone())
-                    .map(|t| t.trim().to_owned())
+                r.render_context(s.template, &s.ctx).map(|mut t| {
+                    // Steps end in a blank line; trimmed in place, without a copy.
+                    t.truncate(t.trim_end().len());
+                    t
+                })
             })
             .collect()
     }
+
+    fn relation(&mut self, r: Relation) {
+        if !r.is_empty() {
+            self.push("supabase/relation.sql", &r);
+        }
+    }
+
+    fn push(&mut self, template: &'static str, ctx: &impl Serialize) {
+        // Serializing these plain structs into JSON cannot fail.
+        let value = serde_json::to_value(ctx).unwrap_or_default();
+        self.steps.push(Step {
+            template,
+            ctx: Context::from(value),
+        });
+    }
+}
+
+/// The context of `supabase/relation.sql`: the statements of one table or view, section by
+/// section in the order they run. Names and literals are quoted; lists of names are joined.
+#[derive(Debug, Default, Serialize)]
+struct Relation {
+    relation: String,
+    drop_view: bool,
+    drop_policies: Vec<String>,
+    drop_constraints: Vec<String>,
+    drop_indexes: Vec<String>,
+    drop_columns: Vec<String>,
+    drop_table: bool,
+    create_table: Option<CreateTable>,
+    columns: Vec<ColumnChange>,
+    add_constraints: Vec<Constraint>,
+    create_indexes: Vec<Index>,
+    rls: Option<Rls>,
+    create_policies: Vec<Policy>,
+    create_view: Option<String>,
+    grants: Option<Grants>,
+    comments: Vec<Comment>,
+    register: Option<Register>,
+    unregister: Option<Unregister>,
+}
+
+#[derive(Debug, Serialize)]
+struct CreateTable {
+    columns: Vec<Column>,
+    constraints: Vec<Constraint>,
+}
+
+#[derive(Debug, Serialize)]
+struct Column {
+    name: String,
+    r#type: String,
+    nullable: bool,
+    default: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ColumnChange {
+    name: String,
+    add: Option<Column>,
+    new_type: Option<String>,
+    default: Option<DefaultChange>,
+    nullability: Option<NullChange>,
+}
+
+#[derive(Debug, Serialize)]
+struct DefaultChange {
+    value: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct NullChange {
+    nullable: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Constraint {
+    name: String,
+    primary_key: Option<String>,
+    unique: Option<String>,
+    check: Option<String>,
+    foreign_key: Option<ForeignKey>,
+}
+
+#[derive(Debug, Serialize)]
+struct ForeignKey {
+    columns: String,
+    references: String,
+    ref_columns: String,
+    on_delete: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Index {
+    name: String,
+    unique: bool,
+    method: String,
+    columns: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Rls {
+    enabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Policy {
+    name: String,
+    restrictive: bool,
+    command: String,
+    roles: String,
+    using: Option<String>,
+    with_check: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Grants {
+    revoke: String,
+    grant: Vec<Grant>,
+}
+
+#[derive(Debug, Serialize)]
+struct Grant {
+    role: String,
+    privileges: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Comment {
+    kind: &'static str,
+    target: String,
+    comment: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Register {
+    workbench: String,
+    schema: String,
+    name: String,
+    layer: String,
+    kind: String,
+    retention_days: Option<i64>,
+    retention_column: Option<String>,
+    comment: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Unregister {
+    schema: String,
+    name: String,
+}
+
+impl Relation {
+    fn new(schema: &str, name: &str) -> Self {
+        Self {
+            relation: quote_qualified(schema, name),
+            ..Self::default()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.drop_view
+            && self.drop_policies.is_empty()
+            && self.drop_constraints.is_empty()
+            && self.drop_indexes.is_empty()
+            && self.drop_columns.is_empty()
+            && !self.drop_table
+            && self.create_table.is_none()
+            && self.columns.is_empty()
+            && self.add_constraints.is_empty()
+            && self.create_indexes.is_empty()
+            && self.rls.is_none()
+            && self.create_policies.is_empty()
+            && self.create_view.is_none()
+            && self.grants.is_none()
+            && self.comments.is_empty()
+            && self.register.is_none()
+            && self.unregister.is_none()
+    }
+
+    fn comment(&mut self, kind: &'static str, target: String, text: &Option<String>) {
+        self.comments.push(Comment {
+            kind,
+            target,
+            comment: literal(text),
+        });
+    }
+}
+
+/// Names quoted one by one and joined with `, `.
+fn idents<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for n in names {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&quote_ident(n));
+    }
+    out
+}
+
+/// A quoted literal, `None` for no text (rendered as NULL).
+fn literal(text: &Option<String>) -> Option<String> {
+    text.as_deref().filter(|t| !t.is_empty()).map(quote_literal)
+}
+
+fn column(c: &ColumnModel) -> Column {
+    Column {
+        name: quote_ident(&c.name),
+        r#type: c.r#type.clone(),
+        nullable: c.nullable,
+        default: c.default.clone(),
+    }
+}
+
+fn constraint(c: &ConstraintModel) -> Constraint {
+    let cols = || Some(idents(c.columns.iter().map(String::as_str)));
+    let mut out = Constraint {
+        name: quote_ident(&c.name),
+        primary_key: None,
+        unique: None,
+        check: None,
+        foreign_key: None,
+    };
+    match c.kind {
+        ConstraintKind::PrimaryKey => out.primary_key = cols(),
+        ConstraintKind::Unique => out.unique = cols(),
+        ConstraintKind::Check => out.check = c.expression.clone(),
+        ConstraintKind::ForeignKey => {
+            out.foreign_key = Some(ForeignKey {
+                columns: idents(c.columns.iter().map(String::as_str)),
+                references: quote_qualified(
+                    c.ref_schema.as_deref().unwrap_or_default(),
+                    c.ref_table.as_deref().unwrap_or_default(),
+                ),
+                ref_columns: idents(c.ref_columns.iter().map(String::as_str)),
+                on_delete: c.on_delete.clone().unwrap_or_default(),
+            })
+        }
+    }
+    out
+}
+
+fn index(ix: &IndexModel) -> Index {
+    Index {
+        name: quote_ident(&ix.name),
+        unique: ix.unique,
+        method: ix.method.clone(),
+        columns: idents(ix.columns.iter().map(String::as_str)),
+    }
+}
+
+fn policy(p: &PolicyModel) -> Policy {
+    Policy {
+        name: quote_ident(&p.name),
+        restrictive: p.restrictive,
+        command: p.command.clone(),
+        roles: idents(p.roles.iter().map(String::as_str)),
+        using: p.using.clone(),
+        with_check: p.with_check.clone(),
+    }
+}
+
+fn column_target(schema: &str, table: &str, column: &str) -> String {
+    format!("{}.{}", quote_qualified(schema, table), quote_ident(column))
 }
 
 /// Everything needed to create `next` from nothing.
@@ -69,9 +336,7 @@ pub fn create(next: &LayerModel) -> Plan {
         create_table(&mut p, next, t);
     }
     for t in &next.tables {
-        for fk in &t.foreign_keys {
-            add_constraint(&mut p, next, t, fk);
-        }
+        add_constraints(&mut p, next, t, &t.foreign_keys);
     }
     for v in &next.views {
         create_view(&mut p, next, v);
@@ -86,15 +351,16 @@ pub fn drop(prev: &LayerModel) -> Plan {
         drop_view(&mut p, prev, v);
     }
     for t in &prev.tables {
-        for fk in &t.foreign_keys {
-            p.push(
-                "supabase/drop_constraint.sql",
-                json!({"schema": prev.schema, "table": t.name, "name": fk.name}),
-            );
-        }
+        let mut r = Relation::new(&prev.schema, &t.name);
+        r.drop_constraints = t
+            .foreign_keys
+            .iter()
+            .map(|fk| quote_ident(&fk.name))
+            .collect();
+        p.relation(r);
     }
     for t in prev.tables.iter().rev() {
-        drop_table(&mut p, prev, t);
+        p.relation(drop_table(prev, t));
     }
     p
 }
@@ -138,13 +404,13 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
 
     for (ti, t) in prev.tables.iter().enumerate() {
         if !next_tables.contains_key(t.name.as_str()) {
-            for fk in &t.foreign_keys {
-                p.push(
-                    "supabase/drop_constraint.sql",
-                    json!({"schema": prev.schema, "table": t.name, "name": fk.name}),
-                );
-            }
-            drop_table(&mut p, prev, t);
+            let mut r = drop_table(prev, t);
+            r.drop_constraints = t
+                .foreign_keys
+                .iter()
+                .map(|fk| quote_ident(&fk.name))
+                .collect();
+            p.relation(r);
             p.destructive.push(Destructive {
                 path: AttrPath::attr("tables"),
                 what: format!(
@@ -160,13 +426,13 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         let tpath = AttrPath::attr("tables").index(ti);
         let Some(&old) = prev_tables.get(t.name.as_str()) else {
             create_table(&mut p, next, t);
-            added_fks.extend(t.foreign_keys.iter().map(|fk| (t, fk)));
+            added_fks.push(t);
             continue;
         };
-        let tab = json!({"schema": next.schema, "table": t.name});
+        let mut r = Relation::new(&next.schema, &t.name);
         for pol in &old.policies {
             if t.policies.iter().all(|n| !same_policy(pol, n, exact)) {
-                p.push("supabase/drop_policy.sql", with(&tab, "policy", json!(pol)));
+                r.drop_policies.push(quote_ident(&pol.name));
             }
         }
         for (olds, news) in [
@@ -175,24 +441,18 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         ] {
             for c in olds {
                 if news.iter().all(|n| !same_constraint(c, n, exact)) {
-                    p.push(
-                        "supabase/drop_constraint.sql",
-                        with(&tab, "name", json!(c.name)),
-                    );
+                    r.drop_constraints.push(quote_ident(&c.name));
                 }
             }
         }
         for ix in &old.indexes {
             if !t.indexes.contains(ix) {
-                p.push(
-                    "supabase/drop_index.sql",
-                    json!({"schema": next.schema, "name": ix.name}),
-                );
+                r.drop_indexes.push(quote_qualified(&next.schema, &ix.name));
             }
         }
         for c in &old.columns {
             if t.column(&c.name).is_none() {
-                p.push("supabase/drop_column.sql", with(&tab, "column", json!(c)));
+                r.drop_columns.push(quote_ident(&c.name));
                 p.destructive.push(Destructive {
                     path: tpath.at("columns"),
                     what: format!("drop column {}.{}.{}", next.schema, t.name, c.name),
@@ -200,19 +460,19 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             }
         }
         for (ci, c) in t.columns.iter().enumerate() {
-            match old.column(&c.name) {
-                None => p.push("supabase/add_column.sql", with(&tab, "column", json!(c))),
-                Some(o) => alter_column(
-                    &mut p,
-                    &tab,
-                    &tpath.at("columns").index(ci),
-                    next,
-                    t,
-                    o,
-                    c,
-                    exact,
-                ),
-            }
+            let change = match old.column(&c.name) {
+                None => Some(ColumnChange {
+                    name: quote_ident(&c.name),
+                    add: Some(column(c)),
+                    new_type: None,
+                    default: None,
+                    nullability: None,
+                }),
+                Some(o) => {
+                    alter_column(&mut p, &tpath.at("columns").index(ci), next, t, o, c, exact)
+                }
+            };
+            r.columns.extend(change);
         }
         for (olds, news) in [
             (&old.constraints, &t.constraints),
@@ -220,60 +480,54 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         ] {
             for c in news {
                 if olds.iter().all(|o| !same_constraint(o, c, exact)) {
-                    add_constraint(&mut p, next, t, c);
+                    r.add_constraints.push(constraint(c));
                 }
             }
         }
         for ix in &t.indexes {
             if !old.indexes.contains(ix) {
-                p.push("supabase/create_index.sql", with(&tab, "index", json!(ix)));
+                r.create_indexes.push(index(ix));
             }
         }
         if old.rls != t.rls {
-            p.push("supabase/rls.sql", with(&tab, "enabled", json!(t.rls)));
+            r.rls = Some(Rls { enabled: t.rls });
         }
         for pol in &t.policies {
             if old.policies.iter().all(|o| !same_policy(o, pol, exact)) {
-                p.push(
-                    "supabase/create_policy.sql",
-                    with(&tab, "policy", json!(pol)),
-                );
+                r.create_policies.push(policy(pol));
             }
         }
-        grant_changes(
-            &mut p,
-            &next.schema,
-            &t.name,
-            "TABLE",
-            &old.grants,
-            &t.grants,
-        );
+        r.grants = grant_changes(&old.grants, &t.grants);
         if old.comment != t.comment {
-            comment(&mut p, next, "TABLE", &t.name, None, &t.comment);
+            r.comment("TABLE", r.relation.clone(), &t.comment);
         }
         for c in &t.columns {
             if let Some(o) = old.column(&c.name)
                 && o.comment != c.comment
             {
-                comment(&mut p, next, "COLUMN", &t.name, Some(&c.name), &c.comment);
+                r.comment(
+                    "COLUMN",
+                    column_target(&next.schema, &t.name, &c.name),
+                    &c.comment,
+                );
             }
         }
         if old.retention_column != t.retention_column
             || old.comment != t.comment
             || prev.retention_days != next.retention_days
         {
-            register(
-                &mut p,
+            r.register = Some(register(
                 next,
                 &t.name,
                 "table",
                 t.retention_column.as_deref(),
                 &t.comment,
-            );
+            ));
         }
+        p.relation(r);
     }
-    for (t, fk) in added_fks {
-        add_constraint(&mut p, next, t, fk);
+    for t in added_fks {
+        add_constraints(&mut p, next, t, &t.foreign_keys);
     }
 
     for (i, v) in next.views.iter().enumerate() {
@@ -281,35 +535,23 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             create_view(&mut p, next, v);
         } else {
             let old = &prev.views[i];
-            grant_changes(
-                &mut p,
-                &next.schema,
-                &v.name,
-                "TABLE",
-                &old.grants,
-                &v.grants,
-            );
+            let mut r = Relation::new(&next.schema, &v.name);
+            r.grants = grant_changes(&old.grants, &v.grants);
             if old.comment != v.comment {
-                comment(&mut p, next, "VIEW", &v.name, None, &v.comment);
-                register(&mut p, next, &v.name, "view", None, &v.comment);
+                r.comment("VIEW", r.relation.clone(), &v.comment);
+                r.register = Some(register(next, &v.name, "view", None, &v.comment));
             }
+            p.relation(r);
         }
     }
     for v in &prev.views {
         if !next_views.contains(v.name.as_str()) {
-            p.push(
-                "supabase/unregister.sql",
-                json!({"schema": prev.schema, "name": v.name}),
-            );
+            let mut r = Relation::new(&prev.schema, &v.name);
+            r.unregister = Some(unregister(prev, &v.name));
+            p.relation(r);
         }
     }
     p
-}
-
-fn with(base: &Value, key: &str, v: Value) -> Value {
-    let mut out = base.clone();
-    out[key] = v;
-    out
 }
 
 fn roles(m: &LayerModel) -> BTreeSet<&String> {
@@ -323,95 +565,94 @@ fn roles(m: &LayerModel) -> BTreeSet<&String> {
 fn schema(p: &mut Plan, m: &LayerModel) {
     p.push(
         "supabase/schema.sql",
-        json!({"schema": m.schema, "roles": roles(m)}),
+        &json!({
+            "schema": quote_ident(&m.schema),
+            "roles": idents(roles(m).into_iter().map(String::as_str)),
+        }),
     );
 }
 
 fn create_table(p: &mut Plan, m: &LayerModel, t: &TableModel) {
-    let tab = json!({"schema": m.schema, "table": t.name});
-    p.push("supabase/create_table.sql", with(&tab, "model", json!(t)));
-    for ix in &t.indexes {
-        p.push("supabase/create_index.sql", with(&tab, "index", json!(ix)));
-    }
-    p.push("supabase/rls.sql", with(&tab, "enabled", json!(t.rls)));
-    for pol in &t.policies {
-        p.push(
-            "supabase/create_policy.sql",
-            with(&tab, "policy", json!(pol)),
-        );
-    }
-    grant_changes(p, &m.schema, &t.name, "TABLE", &BTreeMap::new(), &t.grants);
+    let mut r = Relation::new(&m.schema, &t.name);
+    r.create_table = Some(CreateTable {
+        columns: t.columns.iter().map(column).collect(),
+        constraints: t.constraints.iter().map(constraint).collect(),
+    });
+    r.create_indexes = t.indexes.iter().map(index).collect();
+    r.rls = Some(Rls { enabled: t.rls });
+    r.create_policies = t.policies.iter().map(policy).collect();
+    r.grants = grant_changes(&BTreeMap::new(), &t.grants);
     if t.comment.is_some() {
-        comment(p, m, "TABLE", &t.name, None, &t.comment);
+        r.comment("TABLE", r.relation.clone(), &t.comment);
     }
     for c in &t.columns {
         if c.comment.is_some() {
-            comment(p, m, "COLUMN", &t.name, Some(&c.name), &c.comment);
+            r.comment(
+                "COLUMN",
+                column_target(&m.schema, &t.name, &c.name),
+                &c.comment,
+            );
         }
     }
-    register(
-        p,
+    r.register = Some(register(
         m,
         &t.name,
         "table",
         t.retention_column.as_deref(),
         &t.comment,
-    );
+    ));
+    p.relation(r);
 }
 
-fn drop_table(p: &mut Plan, m: &LayerModel, t: &TableModel) {
-    p.push(
-        "supabase/drop_table.sql",
-        json!({"schema": m.schema, "table": t.name}),
-    );
-    p.push(
-        "supabase/unregister.sql",
-        json!({"schema": m.schema, "name": t.name}),
-    );
+fn drop_table(m: &LayerModel, t: &TableModel) -> Relation {
+    let mut r = Relation::new(&m.schema, &t.name);
+    r.drop_table = true;
+    r.unregister = Some(unregister(m, &t.name));
+    r
 }
 
 fn create_view(p: &mut Plan, m: &LayerModel, v: &ViewModel) {
-    p.push(
-        "supabase/create_view.sql",
-        json!({"schema": m.schema, "view": v.name, "query": v.query}),
-    );
-    grant_changes(p, &m.schema, &v.name, "TABLE", &BTreeMap::new(), &v.grants);
+    let mut r = Relation::new(&m.schema, &v.name);
+    r.create_view = Some(v.query.clone());
+    r.grants = grant_changes(&BTreeMap::new(), &v.grants);
     if v.comment.is_some() {
-        comment(p, m, "VIEW", &v.name, None, &v.comment);
+        r.comment("VIEW", r.relation.clone(), &v.comment);
     }
-    register(p, m, &v.name, "view", None, &v.comment);
+    r.register = Some(register(m, &v.name, "view", None, &v.comment));
+    p.relation(r);
 }
 
 fn drop_view(p: &mut Plan, m: &LayerModel, v: &ViewModel) {
-    p.push(
-        "supabase/drop_view.sql",
-        json!({"schema": m.schema, "view": v.name}),
-    );
+    let mut r = Relation::new(&m.schema, &v.name);
+    r.drop_view = true;
+    p.relation(r);
 }
 
-fn add_constraint(p: &mut Plan, m: &LayerModel, t: &TableModel, c: &ConstraintModel) {
-    p.push(
-        "supabase/add_constraint.sql",
-        json!({"schema": m.schema, "table": t.name, "constraint": c}),
-    );
+fn add_constraints(p: &mut Plan, m: &LayerModel, t: &TableModel, cs: &[ConstraintModel]) {
+    let mut r = Relation::new(&m.schema, &t.name);
+    r.add_constraints = cs.iter().map(constraint).collect();
+    p.relation(r);
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The statements turning column `old` into `new`, if any differ.
 fn alter_column(
     p: &mut Plan,
-    tab: &Value,
     path: &AttrPath,
     m: &LayerModel,
     t: &TableModel,
     old: &ColumnModel,
     new: &ColumnModel,
     exact: bool,
-) {
+) -> Option<ColumnChange> {
+    let mut change = ColumnChange {
+        name: quote_ident(&new.name),
+        add: None,
+        new_type: None,
+        default: None,
+        nullability: None,
+    };
     if old.r#type != new.r#type {
-        p.push(
-            "supabase/alter_column_type.sql",
-            with(tab, "column", json!(new)),
-        );
+        change.new_type = Some(new.r#type.clone());
         p.destructive.push(Destructive {
             path: path.at("type"),
             what: format!(
@@ -426,27 +667,23 @@ fn alter_column(
         old.default.is_some() != new.default.is_some()
     };
     if default_changed {
-        p.push(
-            "supabase/alter_column_default.sql",
-            with(tab, "column", json!(new)),
-        );
+        change.default = Some(DefaultChange {
+            value: new.default.clone(),
+        });
     }
     if old.nullable != new.nullable {
-        p.push(
-            "supabase/alter_column_null.sql",
-            with(tab, "column", json!(new)),
-        );
+        change.nullability = Some(NullChange {
+            nullable: new.nullable,
+        });
     }
+    (change.new_type.is_some() || change.default.is_some() || change.nullability.is_some())
+        .then_some(change)
 }
 
 fn grant_changes(
-    p: &mut Plan,
-    schema: &str,
-    object: &str,
-    kind: &str,
     old: &BTreeMap<String, BTreeSet<String>>,
     new: &BTreeMap<String, BTreeSet<String>>,
-) {
+) -> Option<Grants> {
     // A fresh object starts from a clean slate: whatever default privileges granted goes.
     let fresh = old.is_empty();
     let mut revoke: BTreeSet<&str> = if fresh {
@@ -468,54 +705,53 @@ fn grant_changes(
                 .into_iter()
                 .filter(|x| privs.contains(*x))
                 .collect();
-            grant.push(json!({"role": role, "privileges": ordered}));
+            grant.push(Grant {
+                role: quote_ident(role),
+                privileges: ordered.join(", "),
+            });
         }
     }
     if revoke.is_empty() && grant.is_empty() {
-        return;
+        return None;
     }
-    p.push(
-        "supabase/grants.sql",
-        json!({"schema": schema, "object": object, "kind": kind, "revoke": revoke, "grant": grant}),
-    );
-}
-
-fn comment(
-    p: &mut Plan,
-    m: &LayerModel,
-    kind: &str,
-    object: &str,
-    column: Option<&str>,
-    text: &Option<String>,
-) {
-    p.push(
-        "supabase/comment.sql",
-        json!({"schema": m.schema, "kind": kind, "object": object, "column": column, "comment": text}),
-    );
+    Some(Grants {
+        revoke: idents(revoke),
+        grant,
+    })
 }
 
 fn register(
-    p: &mut Plan,
     m: &LayerModel,
     name: &str,
     kind: &str,
     retention_column: Option<&str>,
     text: &Option<String>,
-) {
+) -> Register {
     // Kept on every table (purge skips those without a column) so the catalog gives it back.
     let retention_days = if kind == "table" {
         m.retention_days
     } else {
         None
     };
-    p.push(
-        "supabase/register.sql",
-        json!({
-            "workbench": m.workbench, "schema": m.schema, "name": name, "layer": m.layer.as_str(),
-            "kind": kind, "retention_days": retention_days,
-            "retention_column": retention_column, "comment": text,
-        }),
-    );
+    Register {
+        workbench: quote_literal(&m.workbench),
+        schema: quote_literal(&m.schema),
+        name: quote_literal(name),
+        layer: quote_literal(m.layer.as_str()),
+        kind: quote_literal(kind),
+        retention_days,
+        retention_column: retention_column
+            .filter(|c| !c.is_empty())
+            .map(quote_literal),
+        comment: literal(text),
+    }
+}
+
+fn unregister(m: &LayerModel, name: &str) -> Unregister {
+    Unregister {
+        schema: quote_literal(&m.schema),
+        name: quote_literal(name),
+    }
 }
 
 fn same_constraint(a: &ConstraintModel, b: &ConstraintModel, exact: bool) -> bool {
