@@ -192,7 +192,7 @@ async fn apply(d: &Do<'_>, name: &str, domain: &str) -> Applied {
         .iter()
         .map(|p| json!({"protocol": "tcp", "ports": p, "sources": any}))
         .collect();
-    let outbound: Vec<Value> = ["443", "5432", "6543", "6333"]
+    let outbound: Vec<Value> = ["443", "5432", "6543", "6333", "6379", "25061"]
         .iter()
         .map(|p| json!({"protocol": "tcp", "ports": p, "destinations": any}))
         .collect();
@@ -359,7 +359,7 @@ async fn a_workbench_applies_and_destroys_without_leftovers() {
             .as_array()
             .unwrap()
             .len(),
-        4
+        6
     );
     assert_eq!(
         sim.domain_records("insightpulseai.net").len(),

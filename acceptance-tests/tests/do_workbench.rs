@@ -100,6 +100,24 @@ fn workbench_lifecycle_against_the_simulator() -> Result<()> {
     // Drift made in the console shows in the plan and apply repairs it.
     assert!(sim.console_resize_pool(&cluster_id, &pool_id, 5));
     let fw = sim.firewalls()[0]["id"].as_str().unwrap().to_owned();
+    let outbound: Vec<String> = sim.firewalls()[0]["outbound_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["protocol"].as_str().unwrap(),
+                r["ports"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for redis in ["tcp/6379", "tcp/25061"] {
+        assert!(
+            outbound.contains(&redis.to_owned()),
+            "the gateway's Redis cache is reachable: {outbound:?}"
+        );
+    }
     assert!(sim.console_remove_firewall_rule(&fw, "443"));
     let drift = ws.plan()?;
     assert_eq!(drift.code, 2, "drift must show:\n{drift}");

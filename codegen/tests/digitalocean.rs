@@ -200,7 +200,14 @@ fn firewall_opens_only_the_documented_ports() {
     assert_eq!(
         ports("outbound_rules"),
         [
-            "tcp/443", "tcp/5432", "tcp/6543", "tcp/6333", "udp/53", "tcp/53"
+            "tcp/443",
+            "tcp/5432",
+            "tcp/6543",
+            "tcp/6333",
+            "tcp/6379",
+            "tcp/25061",
+            "udp/53",
+            "tcp/53"
         ]
     );
     let mut no_ssh = seed();

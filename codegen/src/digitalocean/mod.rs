@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 pub use cost::{PriceTable, estimate_monthly_cents, registry_tier_monthly_cents};
 pub use validate::{parse_duration, validate};
 
+use crate::kubernetes::{EGRESS_PORTS, REDIS_EGRESS_PORTS};
 use crate::{
     AttrPath, DoKind, DoObject, Error, Expansion, Result,
     spec::WorkbenchSpec,
@@ -89,8 +90,14 @@ pub fn uptime_alert_name(workbench: &str, subdomain: &str) -> String {
 /// Ports the firewall lets in from anywhere (HTTPS, and HTTP for the redirect).
 pub const INBOUND_PORTS: &[&str] = &["443", "80"];
 
-/// TCP ports the firewall lets out: HTTPS, PostgreSQL, the Supabase pooler, Qdrant.
-pub const OUTBOUND_TCP_PORTS: &[&str] = &["443", "5432", "6543", "6333"];
+/// TCP ports the firewall lets out: HTTPS, PostgreSQL, the Supabase pooler, Qdrant, and
+/// Redis, which the network policies also let out (outbound rules deny everything else, so
+/// without 6379/25061 the LiteLLM gateway's Redis cache would be unreachable).
+pub const OUTBOUND_TCP_PORTS: [u16; 6] = {
+    let [https, postgres, pooler, qdrant] = EGRESS_PORTS;
+    let [redis, managed_redis] = REDIS_EGRESS_PORTS;
+    [https, postgres, pooler, qdrant, redis, managed_redis]
+};
 
 const ANYWHERE: [&str; 2] = ["0.0.0.0/0", "::/0"];
 
@@ -355,9 +362,9 @@ fn firewall_body(wb: &str, ssh_sources: &[String]) -> Value {
     }
     let mut outbound: Vec<Value> = OUTBOUND_TCP_PORTS
         .iter()
-        .map(
-            |p| json!({ "protocol": "tcp", "ports": p, "destinations": { "addresses": ANYWHERE } }),
-        )
+        .map(|p| {
+            json!({ "protocol": "tcp", "ports": p.to_string(), "destinations": { "addresses": ANYWHERE } })
+        })
         .collect();
     // DNS, or nothing else resolves.
     for proto in ["udp", "tcp"] {

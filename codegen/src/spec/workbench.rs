@@ -153,7 +153,8 @@ pub struct AutoscaleSpec {
     pub max: i64,
 }
 
-/// Cloud firewall settings. Inbound is always 443 and 80 only; outbound 443, 5432, 6543, 6333.
+/// Cloud firewall settings. Inbound is always 443 and 80 only; outbound TCP 443, 5432, 6543,
+/// 6333, 6379 and 25061 (Redis for the LiteLLM cache) and DNS.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirewallSpec {
