@@ -89,6 +89,16 @@ fn workbench_lifecycle_against_the_simulator() -> Result<()> {
     let (cluster_id, _, count) = default_pool(&sim);
     assert_eq!(count, 2);
     assert_eq!(ws.plan()?.code, 0, "re-plan after apply is empty");
+    // Outbound rules deny every other port: Redis must be among them for the gateway.
+    let outbound = sim.firewalls()[0]["outbound_rules"].clone();
+    for port in ["6379", "25061"] {
+        let rule = serde_json::json!({"protocol": "tcp", "ports": port,
+            "destinations": {"addresses": ["0.0.0.0/0", "::/0"]}});
+        assert!(
+            outbound.as_array().unwrap().contains(&rule),
+            "the gateway's Redis cache is reachable on {port}: {outbound}"
+        );
+    }
 
     // Resize in place: same cluster.
     ws.write_config(&config(&ws, &sim, 3, r#""litellm""#))?;
@@ -100,24 +110,6 @@ fn workbench_lifecycle_against_the_simulator() -> Result<()> {
     // Drift made in the console shows in the plan and apply repairs it.
     assert!(sim.console_resize_pool(&cluster_id, &pool_id, 5));
     let fw = sim.firewalls()[0]["id"].as_str().unwrap().to_owned();
-    let outbound: Vec<String> = sim.firewalls()[0]["outbound_rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{}/{}",
-                r["protocol"].as_str().unwrap(),
-                r["ports"].as_str().unwrap()
-            )
-        })
-        .collect();
-    for redis in ["tcp/6379", "tcp/25061"] {
-        assert!(
-            outbound.contains(&redis.to_owned()),
-            "the gateway's Redis cache is reachable: {outbound:?}"
-        );
-    }
     assert!(sim.console_remove_firewall_rule(&fw, "443"));
     let drift = ws.plan()?;
     assert_eq!(drift.code, 2, "drift must show:\n{drift}");

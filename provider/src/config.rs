@@ -377,6 +377,10 @@ mod tests {
     fn files_only_or_a_token_decides_what_reaches_digitalocean() {
         let tmp = tempfile::tempdir().unwrap();
         let wb = "ipai_workbench \"acc\"";
+        let refusal = |ctx: &Context, recorded| {
+            let d = ctx.digitalocean(wb, recorded).unwrap_err();
+            (d.0[0].summary.clone(), d.0[0].detail.clone())
+        };
         let mut c = config(tmp.path());
         c.digitalocean_token = Some("dop_v1_test".into());
         let online = Context::configure(c.clone()).unwrap();
@@ -386,30 +390,18 @@ mod tests {
         c.files_only = true;
         let offline = Context::configure(c).unwrap();
         assert!(offline.digitalocean(wb, false).unwrap().is_none());
-        let d = offline.digitalocean(wb, true).unwrap_err();
-        assert_eq!(d.0[0].summary, "Provider is files-only");
-        assert!(
-            d.0[0].detail.contains("recorded in its state"),
-            "{}",
-            d.0[0].detail
-        );
+        let (summary, detail) = refusal(&offline, true);
+        assert_eq!(summary, "Provider is files-only");
+        assert!(detail.contains("recorded in its state"), "{detail}");
 
         let neither = Context::configure(config(tmp.path())).unwrap();
         for recorded in [false, true] {
-            let d = neither.digitalocean(wb, recorded).unwrap_err();
-            assert_eq!(d.0[0].summary, "DigitalOcean token missing");
-            assert!(
-                d.0[0].detail.contains("DIGITALOCEAN_TOKEN"),
-                "{}",
-                d.0[0].detail
-            );
+            let (summary, detail) = refusal(&neither, recorded);
+            assert_eq!(summary, "DigitalOcean token missing");
+            assert!(detail.contains("DIGITALOCEAN_TOKEN"), "{detail}");
         }
-        let d = neither.digitalocean(wb, false).unwrap_err();
-        assert!(
-            d.0[0].detail.contains("files_only = true"),
-            "{}",
-            d.0[0].detail
-        );
+        let (_, detail) = refusal(&neither, false);
+        assert!(detail.contains("files_only = true"), "{detail}");
     }
 
     #[test]
