@@ -1,11 +1,12 @@
 //! `ipai_workbench` with a DigitalOcean token, through the real terraform CLI against the
 //! simulator: apply, empty re-plan, pool resize in place, drift repaired, faults survived
 //! without twins, import, destroy leaving nothing, every exchange on contract; a missing
-//! token and files-only over recorded objects refused at plan.
+//! token and files-only over recorded objects refused at plan; the same lifecycle for the
+//! GPU node pool an `ipai_ocr_stack` adds to the workbench's cluster.
 
 use anyhow::Result;
 use ipai_acceptance_tests::do_sim::{DoSim, Fault, SimOptions};
-use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, hcl_string};
 
 /// Workbench `acc` against the simulator (the token comes from the environment).
 fn config(ws: &Workspace, sim: &DoSim, node_count: u32, subdomains: &str) -> String {
@@ -429,6 +430,227 @@ fn cost_estimate_uses_live_prices_with_a_token_and_the_table_offline() -> Result
     assert_eq!(live - table, 2.0 * 168.0, "live {live}, table {table}");
     assert_eq!(online.plan()?.code, 0, "the live estimate is stable");
     online.destroy()?;
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+/// An `ipai_ocr_stack` of the workbench in [`config`] with `replicas` GPU replicas on
+/// `node_size` nodes (one GPU each: one node per replica).
+fn ocr_stack(replicas: u32, node_size: &str) -> String {
+    format!(
+        r#"
+resource "ipai_ocr_stack" "paddle" {{
+  workbench     = ipai_workbench.wb.name
+  name          = "paddle"
+  image         = "registry.digitalocean.com/acc/paddleocr-vl:1.0.0"
+  adapter_image = "registry.digitalocean.com/acc/ocr-adapter:1.0.0"
+  replicas      = {replicas}
+  gpu = {{
+    node_size = {node_size}
+  }}
+  timeouts = {{
+    create = "5m"
+  }}
+}}
+"#,
+        node_size = hcl_string(node_size),
+    )
+}
+
+/// The cluster's id and the OCR stack's GPU pool on it, API-shaped.
+fn gpu_pool(sim: &DoSim) -> Option<(String, serde_json::Value)> {
+    let c = sim.clusters().into_iter().next()?;
+    let pool = c["node_pools"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == "acc-paddle-gpu")?
+        .clone();
+    Some((c["id"].as_str()?.to_owned(), pool))
+}
+
+fn id(v: &serde_json::Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn ocr_stack_gpu_pool_lifecycle_against_the_simulator() -> Result<()> {
+    let (sim, ws) = sim_and_workspace()?;
+    let hcl = |replicas, size| config(&ws, &sim, 2, r#""litellm""#) + &ocr_stack(replicas, size);
+
+    // Workbench and stack in one run: the stack's pool goes on the cluster created first.
+    ws.write_config(&hcl(1, "gpu-h100x1-80gb"))?;
+    ws.apply()?;
+    let (cluster, pool) = gpu_pool(&sim).expect("the GPU pool exists");
+    assert_eq!(pool["size"], "gpu-h100x1-80gb");
+    assert_eq!(pool["count"], 1);
+    assert!(
+        pool["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "ipai-workbench:acc")
+    );
+    assert_eq!(pool["taints"][0]["key"], "nvidia.com/gpu");
+    let values = ws.resource_values("ipai_ocr_stack.paddle")?.unwrap();
+    assert_eq!(
+        values["digitalocean_state"]["objects"]["acc-paddle-gpu"]["id"],
+        pool["id"]
+    );
+    assert_eq!(
+        values["monthly_cost_estimate"].as_f64(),
+        Some(2_485.44),
+        "one H100 node at the simulator's price"
+    );
+    assert_eq!(ws.plan()?.code, 0, "re-plan after apply is empty");
+
+    // Two replicas need two GPU nodes: the pool grows in place.
+    ws.write_config(&hcl(2, "gpu-h100x1-80gb"))?;
+    let plan = ws.plan()?;
+    assert!(
+        plan.contains("ipai_ocr_stack.paddle will be updated in-place")
+            && plan.contains("0 to add, 1 to change, 0 to destroy"),
+        "{plan}"
+    );
+    ws.apply()?;
+    let (same_cluster, grown) = gpu_pool(&sim).unwrap();
+    assert_eq!(
+        (same_cluster.as_str(), id(&grown)),
+        (cluster.as_str(), id(&pool))
+    );
+    assert_eq!(grown["count"], 2);
+    assert_eq!(ws.plan()?.code, 0);
+
+    // Resized in the console: drift of the stack only (not of the workbench), repaired.
+    assert!(sim.console_resize_pool(&cluster, &id(&pool), 5));
+    let drift = ws.plan()?;
+    assert_eq!(drift.code, 2, "drift must show:\n{drift}");
+    assert!(
+        drift.contains("acc-paddle-gpu") && drift.contains("0 to add, 1 to change, 0 to destroy"),
+        "{drift}"
+    );
+    assert!(!drift.contains("ipai_workbench.wb will be"), "{drift}");
+    ws.apply()?;
+    assert_eq!(gpu_pool(&sim).unwrap().1["count"], 2);
+    assert_eq!(ws.plan()?.code, 0, "drift repaired");
+
+    // Deleted in the console: recreated.
+    assert!(sim.console_delete_pool(&cluster, &id(&pool)));
+    assert_eq!(ws.plan()?.code, 2);
+    ws.apply()?;
+    let (_, recreated) = gpu_pool(&sim).expect("the pool is back");
+    assert_eq!(recreated["count"], 2);
+    assert_eq!(ws.plan()?.code, 0);
+
+    // Import finds the pool again.
+    ws.run_ok(&["state", "rm", "-no-color", "ipai_ocr_stack.paddle"])?;
+    ws.import("ipai_ocr_stack.paddle", "acc/paddle")?;
+    let imported = ws.resource_values("ipai_ocr_stack.paddle")?.unwrap();
+    assert_eq!(
+        imported["digitalocean_state"]["objects"]["acc-paddle-gpu"]["id"],
+        recreated["id"]
+    );
+    assert_eq!(ws.plan()?.code, 0, "imported state matches");
+
+    // Another GPU size is another pool: the stack is replaced, the cluster stays.
+    ws.write_config(&hcl(2, "gpu-l40sx1-48gb"))?;
+    let plan = ws.plan()?;
+    assert!(
+        plan.contains("ipai_ocr_stack.paddle must be replaced")
+            && plan.contains("forces replacement")
+            && plan.contains("1 to add, 0 to change, 1 to destroy"),
+        "{plan}"
+    );
+    ws.apply()?;
+    let (still, l40s) = gpu_pool(&sim).unwrap();
+    assert_eq!(still, cluster);
+    assert_eq!(l40s["size"], "gpu-l40sx1-48gb");
+    let pools = sim.clusters()[0]["node_pools"].as_array().unwrap().len();
+    assert_eq!(pools, 2, "the default pool and the new GPU pool");
+    assert_eq!(ws.plan()?.code, 0);
+
+    // Terraform destroys the stack (its pool) before the workbench.
+    let destroyed = ws.destroy()?;
+    assert!(destroyed.contains("2 destroyed"), "{destroyed}");
+    assert_eq!(sim.leftovers(), [] as [String; 0], "destroy leaves nothing");
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+#[test]
+fn bad_gpu_sizes_and_a_missing_cluster_are_plan_diagnostics_and_nothing_is_created() -> Result<()> {
+    let (sim, ws) = sim_and_workspace()?;
+    let hcl = config(&ws, &sim, 2, r#""litellm""#) + &ocr_stack(1, "gpu-zz100x1-80gb");
+    refused_at_plan(&sim, &ws, &hcl, &["Unknown size", "gpu-zz100x1-80gb"])?;
+
+    // fra1 has no GPU droplets.
+    let (sim, ws) = sim_and_workspace()?;
+    let hcl = (config(&ws, &sim, 2, r#""litellm""#) + &ocr_stack(1, "gpu-h100x1-80gb"))
+        .replace(r#"region     = "sgp1""#, r#"region     = "fra1""#);
+    refused_at_plan(&sim, &ws, &hcl, &["Size not offered in the region"])?;
+
+    // A stack whose workbench has no cluster (and is not in the configuration).
+    let (sim, ws) = sim_and_workspace()?;
+    let alone = config(&ws, &sim, 2, r#""litellm""#);
+    let alone = alone[..alone.find("resource \"ipai_workbench\"").unwrap()].to_owned()
+        + &ocr_stack(1, "gpu-h100x1-80gb").replace("ipai_workbench.wb.name", &hcl_string("acc"));
+    refused_at_plan(&sim, &ws, &alone, &["Cluster not found", "acc-cluster"])
+}
+
+#[test]
+fn ocr_gpu_pool_faults_leave_no_twins_and_a_failed_create_keeps_its_id() -> Result<()> {
+    let (sim, ws) = sim_and_workspace()?;
+    let base = config(&ws, &sim, 2, r#""litellm""#);
+    ws.write_config(&base)?;
+    ws.apply()?;
+    let gpu_pools = || {
+        sim.clusters()[0]["node_pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "acc-paddle-gpu")
+            .map(id)
+            .collect::<Vec<_>>()
+    };
+
+    // The nodes take longer than the stack may wait: the create fails, with the pool's id
+    // in state.
+    sim.set_provisioning_polls(6);
+    let impatient = ocr_stack(1, "gpu-h100x1-80gb").replace(r#"create = "5m""#, r#"create = "1s""#);
+    ws.write_config(&(base.clone() + &impatient))?;
+    let failed = ws.apply_err()?;
+    assert!(
+        failed.contains("Timed out waiting for DigitalOcean"),
+        "{failed}"
+    );
+    let first = gpu_pools();
+    assert_eq!(first.len(), 1);
+    let values = ws.resource_values("ipai_ocr_stack.paddle")?.unwrap();
+    assert_eq!(
+        values["digitalocean_state"]["objects"]["acc-paddle-gpu"]["id"],
+        first[0].as_str()
+    );
+
+    // The tainted stack is replaced from its saved id (the half-made pool goes first), and a
+    // create whose answer is lost is found by name and adopted: one pool, no twin.
+    sim.set_provisioning_polls(2);
+    sim.inject(Fault::fail_after_commit(
+        "POST",
+        "/v2/kubernetes/clusters/{cluster_id}/node_pools",
+    ));
+    ws.write_config(&(base.clone() + &ocr_stack(1, "gpu-h100x1-80gb")))?;
+    ws.apply()?;
+    assert!(
+        sim.pending_faults().is_empty(),
+        "{:?}",
+        sim.pending_faults()
+    );
+    let second = gpu_pools();
+    assert_eq!(second.len(), 1, "no twin pool");
+    assert_ne!(second, first, "the half-made pool was replaced");
+    assert_eq!(ws.plan()?.code, 0);
+
+    ws.destroy()?;
     assert_eq!(sim.leftovers(), [] as [String; 0]);
     sim.assert_contract_clean();
     Ok(())

@@ -5,7 +5,7 @@
 //! documented field (mark secrets `#[schemars(extend("x-sensitive" = true))]`) and build
 //! what it configures in [`Context::configure`].
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -50,8 +50,8 @@ pub struct ProviderConfig {
     /// DigitalOcean API token (sensitive; falls back to the `DIGITALOCEAN_TOKEN`
     /// environment variable). `ipai_workbench` creates and manages its DigitalOcean
     /// objects (VPC, DOKS cluster, firewall, registry, DNS records, uptime checks,
-    /// project) with it and checks region and size slugs at plan time. Ignored when
-    /// `files_only` is true.
+    /// project) with it, `ipai_ocr_stack` its GPU node pool on that cluster, and region and
+    /// size slugs are checked at plan time. Ignored when `files_only` is true.
     #[serde(default)]
     #[schemars(extend("x-sensitive" = true))]
     pub digitalocean_token: Option<String>,
@@ -107,26 +107,33 @@ pub struct Context {
     /// The DigitalOcean applier, when a token is configured and not files-only; resources
     /// ask for it through [`Context::digitalocean`] or [`Context::digitalocean_required`].
     digitalocean: Option<Applier>,
-    /// Workbenches planned by this provider process: a layer planned in the same run as its
-    /// workbench sees it before its summary file exists (Terraform plans dependencies first).
-    planned_workbenches: Mutex<BTreeSet<String>>,
+    /// Workbenches planned by this provider process, with their regions: a layer planned in
+    /// the same run as its workbench sees it before its summary file exists (Terraform plans
+    /// dependencies first).
+    planned_workbenches: Mutex<BTreeMap<String, String>>,
 }
 
 impl Context {
-    /// Records that `workbench` was planned in this run.
-    pub fn note_planned_workbench(&self, workbench: &str) {
+    /// Records that `workbench` (in `region`) was planned in this run.
+    pub fn note_planned_workbench(&self, workbench: &str, region: &str) {
         self.planned_workbenches
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(workbench.to_owned());
+            .insert(workbench.to_owned(), region.to_owned());
     }
 
     /// True when `workbench` was planned in this run.
     pub fn workbench_planned(&self, workbench: &str) -> bool {
+        self.planned_region(workbench).is_some()
+    }
+
+    /// The region of `workbench` when it was planned in this run.
+    pub fn planned_region(&self, workbench: &str) -> Option<String> {
         self.planned_workbenches
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(workbench)
+            .get(workbench)
+            .cloned()
     }
 
     /// Checks the configuration and builds the context. Nothing is written: an

@@ -47,7 +47,8 @@ pub trait Resource: Send + Sync + 'static {
     /// The state's schema version; raise it when state written by an older version must
     /// be converted in [`Resource::upgrade`].
     const SCHEMA_VERSION: i64 = 0;
-    /// Top-level attributes whose change replaces the resource.
+    /// Attributes whose change replaces the resource: top-level names, or dotted paths
+    /// into nested attributes (`gpu.node_size`).
     const REQUIRES_REPLACE: &'static [&'static str] = &[];
 
     /// Checks a fully known spec (no provider configuration needed).

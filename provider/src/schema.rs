@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use ipai_codegen::AttrPath;
+use ipai_codegen::{AttrPath, PathStep};
 use serde_json::{Map, Value as Json};
 
 use crate::proto::tfplugin6 as pb;
@@ -202,19 +202,30 @@ impl Block {
     }
 
     /// Attribute paths whose values differ between two objects of this block, limited to
-    /// the top-level attributes in `names`; an unknown planned value counts as a change.
+    /// the attributes in `names`: top-level names, or dotted paths into nested objects
+    /// (`gpu.node_size`). An unknown planned value (or an unknown object on the way)
+    /// counts as a change.
     pub fn changed(&self, prior: &Value, planned: &Value, names: &[&str]) -> Vec<AttrPath> {
-        let (Value::Object(p), Value::Object(n)) = (prior, planned) else {
+        fn at<'a>(mut v: &'a Value, path: &str) -> &'a Value {
+            for key in path.split('.') {
+                v = match v {
+                    Value::Object(m) => m.get(key).unwrap_or(&Value::Null),
+                    Value::Unknown => return v,
+                    _ => &Value::Null,
+                };
+            }
+            v
+        }
+        if !matches!((prior, planned), (Value::Object(_), Value::Object(_))) {
             return Vec::new();
-        };
+        }
         names
             .iter()
             .filter(|name| {
-                let before = p.get(**name).unwrap_or(&Value::Null);
-                let after = n.get(**name).unwrap_or(&Value::Null);
-                matches!(after, Value::Unknown) || before != after
+                let after = at(planned, name);
+                matches!(after, Value::Unknown) || at(prior, name) != after
             })
-            .map(|name| AttrPath::attr(*name))
+            .map(|name| AttrPath(name.split('.').map(|k| PathStep::Attr(k.into())).collect()))
             .collect()
     }
 }
@@ -719,6 +730,33 @@ mod tests {
             cluster.get_attr("node_count").and_then(Value::as_i64),
             Some(3)
         );
+    }
+
+    #[test]
+    fn replacing_attributes_may_be_nested() {
+        let b = workbench();
+        let obj = |size: Value| {
+            let cluster = BTreeMap::from([("node_size".to_owned(), size)]);
+            Value::Object(BTreeMap::from([
+                ("name".to_owned(), Value::String("a".into())),
+                ("cluster".to_owned(), Value::Object(cluster)),
+            ]))
+        };
+        let small = obj(Value::String("s-2vcpu-4gb".into()));
+        let names = ["name", "cluster.node_size"];
+        assert!(b.changed(&small, &small, &names).is_empty());
+        let big = obj(Value::String("s-4vcpu-8gb".into()));
+        let nested = AttrPath::attr("cluster").at("node_size");
+        assert_eq!(b.changed(&small, &big, &names), vec![nested.clone()]);
+        assert_eq!(
+            b.changed(&small, &obj(Value::Unknown), &names),
+            vec![nested]
+        );
+        let mut unknown_cluster = small.clone();
+        if let Value::Object(m) = &mut unknown_cluster {
+            m.insert("cluster".into(), Value::Unknown);
+        }
+        assert_eq!(b.changed(&small, &unknown_cluster, &names).len(), 1);
     }
 
     #[test]

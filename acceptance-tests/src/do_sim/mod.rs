@@ -65,7 +65,8 @@
 //!   `cluster_load_balancers`, `cluster_volumes`, `default_vpcs`, `token`;
 //!   [`DoSim::set_provisioning_polls`] changes it for objects created afterwards (slow provisioning).
 //! - Out-of-band changes ("someone used the console"), for drift tests:
-//!   [`DoSim::console_resize_pool`], [`DoSim::console_remove_firewall_rule`],
+//!   [`DoSim::console_resize_pool`], [`DoSim::console_delete_pool`],
+//!   [`DoSim::console_remove_firewall_rule`],
 //!   [`DoSim::console_add_load_balancer`], [`DoSim::console_add_domain`] (a zone that existed
 //!   before the workbench).
 //!
@@ -504,6 +505,11 @@ impl DoSim {
     /// Resizes a node pool as the web console would (drift). Returns false if not found.
     pub fn console_resize_pool(&self, cluster_id: &str, pool_id: &str, count: u64) -> bool {
         lock(&self.shared.state).console_resize_pool(cluster_id, pool_id, count)
+    }
+
+    /// Deletes a node pool as the web console would (drift). Returns false if not found.
+    pub fn console_delete_pool(&self, cluster_id: &str, pool_id: &str) -> bool {
+        lock(&self.shared.state).console_delete_pool(cluster_id, pool_id)
     }
 
     /// Removes every inbound rule on `ports` (e.g. `"443"`) from a firewall (drift).

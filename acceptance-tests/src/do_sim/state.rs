@@ -2102,6 +2102,15 @@ impl State {
         true
     }
 
+    pub(crate) fn console_delete_pool(&mut self, cluster_id: &str, pool_id: &str) -> bool {
+        let Some(c) = self.clusters.iter_mut().find(|c| c.id == cluster_id) else {
+            return false;
+        };
+        let before = c.pools.len();
+        c.pools.retain(|p| p.id != pool_id);
+        before != c.pools.len()
+    }
+
     pub(crate) fn console_remove_inbound(&mut self, firewall_id: &str, ports: &str) -> bool {
         let Some(f) = self.firewall_mut(firewall_id) else {
             return false;

@@ -13,7 +13,7 @@ mod validate;
 use serde_json::{Value, json};
 
 pub use cost::{PriceTable, estimate_monthly_cents, registry_tier_monthly_cents};
-pub use validate::{parse_duration, validate};
+pub use validate::{parse_duration, timeouts as validate_timeouts, validate};
 
 use crate::kubernetes::{EGRESS_PORTS, REDIS_EGRESS_PORTS};
 use crate::{

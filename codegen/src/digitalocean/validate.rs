@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net};
 
-use crate::{AttrPath, Diagnostics, spec::WorkbenchSpec, spec::workbench::AutoscaleSpec};
+use crate::{
+    AttrPath, Diagnostics,
+    spec::WorkbenchSpec,
+    spec::workbench::{AutoscaleSpec, TimeoutsSpec},
+};
 
 /// Ranges DOKS uses inside every cluster (pods and services by default); a VPC overlapping
 /// them makes cluster creation fail.
@@ -155,23 +159,27 @@ pub fn validate(spec: &WorkbenchSpec) -> Diagnostics {
             );
         }
     }
-    let t = AttrPath::attr("timeouts");
+    timeouts(&AttrPath::attr("timeouts"), &spec.timeouts, &mut d);
+    d
+}
+
+/// Checks a `timeouts` block at `path`: every value set must be a duration.
+pub fn timeouts(path: &AttrPath, t: &TimeoutsSpec, d: &mut Diagnostics) {
     for (field, value) in [
-        ("create", &spec.timeouts.create),
-        ("update", &spec.timeouts.update),
-        ("delete", &spec.timeouts.delete),
+        ("create", &t.create),
+        ("update", &t.update),
+        ("delete", &t.delete),
     ] {
         if let Some(v) = value
             && parse_duration(v).is_none()
         {
             d.error(
-                t.at(field),
+                path.at(field),
                 "Invalid duration",
                 format!("{v:?} is not a duration; write it like 90s, 30m or 1h30m."),
             );
         }
     }
-    d
 }
 
 /// Parses a Go-style duration made of `<number><unit>` parts with units `h`, `m`, `s`

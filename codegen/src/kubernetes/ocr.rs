@@ -94,6 +94,7 @@ pub fn validate(spec: &OcrStackSpec, domain: Option<&str>) -> Diagnostics {
         );
     }
     validate_gpu(spec, &mut d);
+    crate::digitalocean::validate_timeouts(&AttrPath::attr("timeouts"), &spec.timeouts, &mut d);
     let res = AttrPath::attr("resources");
     for (kind, amounts) in [
         ("requests", &spec.resources.requests),

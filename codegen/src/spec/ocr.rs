@@ -4,11 +4,19 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::spec::workbench::TimeoutsSpec;
+
 /// An OCR stack: the inference server (GPU) and the adapter serving `/v1/parse`.
 ///
 /// The adapter's Ingress serves TLS with the Secret `ocr-<name>-tls` in namespace `ocr`.
 /// You create it (`kubectl create secret tls`, or cert-manager): ipai never writes secret
 /// values, only references to them.
+///
+/// Unless the provider is `files_only`, the stack also adds its GPU node pool
+/// `<workbench>-<name>-gpu` to the workbench's DOKS cluster, with enough nodes for its
+/// largest replica count. The pool is a separate object: a change of replicas resizes it in
+/// place, a change of `gpu.node_size` replaces the stack (pool included), and the cluster is
+/// never replaced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OcrStackSpec {
@@ -44,6 +52,11 @@ pub struct OcrStackSpec {
     /// and `replicas` is not used.
     #[serde(default)]
     pub autoscaling: Option<AutoscalingSpec>,
+    /// How long the GPU node pool may take to be created (its nodes running), resized and
+    /// deleted in DigitalOcean before the apply fails (Go-style durations such as `30m`;
+    /// `30m` each by default).
+    #[serde(default, skip_serializing_if = "TimeoutsSpec::is_default")]
+    pub timeouts: TimeoutsSpec,
 }
 
 /// GPU placement of the inference server.
@@ -53,7 +66,10 @@ pub struct GpuSpec {
     /// Run the inference server on GPU nodes.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// DigitalOcean GPU droplet size slug of the node pool (`gpu-…`).
+    /// DigitalOcean GPU droplet size slug of the node pool (`gpu-…`). Checked against
+    /// DigitalOcean's sizes and the workbench's region at plan time when a token is
+    /// configured. Changing it replaces the stack: DigitalOcean cannot change the nodes of an
+    /// existing pool, so the old pool is deleted and a new one created.
     #[serde(default = "default_gpu_node_size")]
     pub node_size: Option<String>,
     /// GPUs per inference replica (`nvidia.com/gpu`).

@@ -102,6 +102,13 @@ pub struct TimeoutsSpec {
     pub delete: Option<String>,
 }
 
+impl TimeoutsSpec {
+    /// Whether no limit is set (every operation keeps the default).
+    pub fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
 /// The DOKS cluster and its default node pool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

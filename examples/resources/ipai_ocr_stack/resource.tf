@@ -1,5 +1,7 @@
 # The seed's OCR service: PaddleOCR-VL-900M on one H100, behind the adapter at
-# https://ocr.insightpulseai.net/v1/parse, accepting documents up to 64 MiB.
+# https://ocr.insightpulseai.net/v1/parse, accepting documents up to 64 MiB. Unless the
+# provider is files_only, the H100 node pool (insightpulse-paddle-gpu) is added to the
+# workbench's cluster; more replicas grow it in place, another node_size replaces it.
 #
 # ipai never writes secret values: create the Ingress's TLS Secret yourself (or let
 # cert-manager issue it):

@@ -512,20 +512,20 @@ impl Applier {
         })
     }
 
-    /// The cluster a pool belongs to: from state, else found by name.
+    /// The cluster a pool belongs to: from state (the workbench records its cluster),
+    /// else found by name and the pool's workbench tag (an OCR stack's pool lives on the
+    /// workbench's cluster, which the stack does not record).
     async fn cluster_id(&self, obj: &DoObject, state: &DoState) -> Result<Option<String>> {
-        let cname = obj.spec["cluster"].as_str().unwrap_or_default().to_owned();
-        if let Some(id) = self.parent_id(state, &cname) {
+        let cname = obj.spec["cluster"].as_str().unwrap_or_default();
+        if let Some(id) = self.parent_id(state, cname) {
             return Ok(Some(id));
         }
-        let clusters = self
-            .client
-            .list("/v2/kubernetes/clusters", "kubernetes_clusters")
+        let tag = obj.spec["tags"][0].as_str().unwrap_or_default();
+        Ok(self
+            .tagged_cluster(cname, tag)
             .await
-            .map_err(|e| ApplyError::api(&obj.name, e))?;
-        Ok(clusters
-            .iter()
-            .find(|c| c["name"] == cname.as_str())
+            .map_err(|e| ApplyError::api(&obj.name, e))?
+            .as_ref()
             .and_then(id_of))
     }
 
@@ -617,8 +617,18 @@ impl Applier {
                     if view(obj, Some(&l)) != view(obj, None) {
                         tracing::info!(object = %obj.name, "updating in place");
                         self.update(obj, &id, &l, state).await?;
+                        // Wait for what the update started (new nodes of a resized pool),
+                        // not for the object as it was before.
+                        let fresh = match obj.kind {
+                            DoKind::KubernetesCluster | DoKind::NodePool => {
+                                self.get_live(obj, &id, state).await?
+                            }
+                            _ => None,
+                        };
+                        (fresh.unwrap_or(l), self.timeouts.update)
+                    } else {
+                        (l, self.timeouts.update)
                     }
-                    (l, self.timeouts.update)
                 }
                 None => {
                     tracing::info!(object = %obj.name, "creating");
@@ -1188,6 +1198,8 @@ impl Applier {
         loop {
             match self.client.delete(&delete_url).await {
                 Ok(()) => break,
+                // Already gone (deleted by hand, or with its cluster).
+                Err(e) if e.is_not_found() => return Ok(()),
                 // The VPC still has members and the project still has resources while the
                 // cluster goes away: try again until the time limit.
                 Err(e)
@@ -1393,8 +1405,9 @@ fn immutable_pool_size(object: &str, live: &Value, want: &Value) -> ApplyError {
         "Cannot change a pool's node size in place",
         format!(
             "Pool {} runs {} nodes; DigitalOcean cannot change the size of an existing pool. \
-             Add a pool with size {} under cluster.node_pools, move the workloads, then \
-             remove the old one (the cluster is never replaced).",
+             Size {} needs a new pool: for a workbench, add one under cluster.node_pools, \
+             move the workloads, then remove the old one; an ipai_ocr_stack replaces its GPU \
+             pool when gpu.node_size changes (the cluster is never replaced).",
             live["name"], live["size"], want["size"]
         ),
     )

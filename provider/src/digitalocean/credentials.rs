@@ -40,19 +40,25 @@ impl std::fmt::Debug for ClusterCredentials {
 }
 
 impl Applier {
-    /// Finds the cluster `name` tagged `tag`.
-    pub async fn find_cluster(&self, name: &str, tag: &str) -> Result<ClusterLookup, ApiError> {
+    /// The cluster `name` tagged `tag`, as DigitalOcean lists it; a same-named cluster
+    /// without the tag is someone else's and not returned.
+    pub async fn tagged_cluster(&self, name: &str, tag: &str) -> Result<Option<Value>, ApiError> {
         let clusters = self
             .client()
             .list("/v2/kubernetes/clusters", "kubernetes_clusters")
             .await?;
-        let found = clusters.iter().find(|c| {
+        Ok(clusters.into_iter().find(|c| {
             c["name"] == name
                 && c["tags"]
                     .as_array()
                     .is_some_and(|ts| ts.iter().any(|t| t == tag))
-        });
-        Ok(match found {
+        }))
+    }
+
+    /// Finds the cluster `name` tagged `tag`.
+    pub async fn find_cluster(&self, name: &str, tag: &str) -> Result<ClusterLookup, ApiError> {
+        let found = self.tagged_cluster(name, tag).await?;
+        Ok(match &found {
             None => ClusterLookup::Missing,
             Some(c) => {
                 let state = c["status"]["state"].as_str().unwrap_or("unknown");

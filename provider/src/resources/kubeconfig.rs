@@ -13,6 +13,7 @@ use crate::config::Context;
 use crate::diagnostics;
 use crate::digitalocean::{ApiError, Applier, ClusterCredentials, ClusterLookup};
 use crate::framework::{EphemeralResource, Opened, Renewed};
+use crate::resources::cluster_not_found;
 
 /// The `ipai_kubeconfig` ephemeral resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -167,17 +168,11 @@ impl EphemeralResource for Kubeconfig {
             // Planned in this run: the cluster is created (and waited for) by apply.
             _ if ctx.workbench_planned(&spec.workbench) => return Ok(Opened::Unknown),
             ClusterLookup::Missing => {
-                return Err(diagnostics::error(
+                return Err(cluster_not_found(
                     at,
-                    "Cluster not found",
-                    format!(
-                        "DigitalOcean has no Kubernetes cluster {name:?} tagged {:?}. Apply the \
-                         ipai_workbench {:?} first (reference it as ipai_workbench.<name>.name \
-                         so Terraform orders it), or name an existing cluster of it in \
-                         cluster_name.",
-                        workbench_tag(&spec.workbench),
-                        spec.workbench
-                    ),
+                    &name,
+                    &spec.workbench,
+                    ", or name an existing cluster of it in cluster_name",
                 ));
             }
             ClusterLookup::Provisioning(state) => {

@@ -13,8 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use ipai_codegen::expand::workbench_summary_path;
 use ipai_codegen::{AttrPath, Diagnostics, names};
 
+use ipai_codegen::digitalocean::workbench_tag;
+use ipai_codegen::spec::workbench::TimeoutsSpec;
+
 use crate::config::Context;
 use crate::diagnostics;
+use crate::digitalocean::{Applier, ApplyError, DoState, Timeouts};
 use crate::files::{FilesError, FilesTarget};
 use crate::framework::{Registry, register, register_ephemeral};
 
@@ -50,6 +54,19 @@ pub(crate) fn expansion_error(e: ipai_codegen::Error) -> Diagnostics {
     }
 }
 
+/// Field `field` (`domain`, `region`) of workbench `name`'s `workbench.json`; `None` when
+/// the workbench has not been applied (yet).
+fn workbench_field(
+    files: &FilesTarget,
+    name: &str,
+    field: &str,
+) -> Result<Option<String>, FilesError> {
+    Ok(files
+        .read(&workbench_summary_path(name))?
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v[field].as_str().map(str::to_owned)))
+}
+
 /// The domain of workbench `name` from its `workbench.json`; a diagnostic on `workbench`
 /// when the workbench has not been applied (yet).
 pub(crate) fn workbench_domain(
@@ -57,10 +74,7 @@ pub(crate) fn workbench_domain(
     name: &str,
 ) -> Result<Result<String, Diagnostics>, FilesError> {
     let path = workbench_summary_path(name);
-    let domain = files
-        .read(&path)?
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["domain"].as_str().map(str::to_owned));
+    let domain = workbench_field(files, name, "domain")?;
     Ok(domain.ok_or_else(|| {
         diagnostics::error(
             AttrPath::attr("workbench"),
@@ -83,6 +97,74 @@ pub(crate) async fn domain_of(
     blocking(move || workbench_domain(&target, &name))
         .await
         .map_err(files_error)
+}
+
+/// The region of workbench `name`: as planned in this run, else from its `workbench.json`;
+/// `None` when neither is there.
+pub(crate) async fn region_of(ctx: &Context, name: &str) -> Result<Option<String>, Diagnostics> {
+    if let Some(r) = ctx.planned_region(name) {
+        return Ok(Some(r));
+    }
+    let target = ctx.files.clone();
+    let name = name.to_owned();
+    blocking(move || workbench_field(&target, &name, "region"))
+        .await
+        .map_err(files_error)
+}
+
+// ---- DigitalOcean, shared by the resources that own objects there ----------------------
+
+/// The DigitalOcean applier for `what` (e.g. `ipai_workbench "acc"`) with its own
+/// `timeouts`: `None` when the provider is files-only, a diagnostic without a token;
+/// `recorded`: its state records objects there (see [`Context::digitalocean`]).
+pub(crate) fn do_applier(
+    ctx: &Context,
+    what: &str,
+    timeouts: &TimeoutsSpec,
+    recorded: bool,
+) -> Result<Option<Applier>, Diagnostics> {
+    Ok(ctx.digitalocean(what, recorded)?.cloned().map(|mut a| {
+        a.timeouts = Timeouts::from_spec(timeouts);
+        a
+    }))
+}
+
+/// A failed DigitalOcean reconciliation as a diagnostic.
+pub(crate) fn do_error(e: ApplyError) -> Diagnostics {
+    diagnostics::error(
+        AttrPath::root(),
+        format!("DigitalOcean: {}", e.summary),
+        format!(
+            "{} ({}). Objects already created are tagged ipai-workbench:<name> and are found \
+             again by the next apply or destroy.",
+            e.detail, e.object
+        ),
+    )
+}
+
+/// Whether a state records anything in DigitalOcean (its summaries or its ids).
+pub(crate) fn manages_do(summaries: &BTreeMap<String, String>, state: Option<&DoState>) -> bool {
+    !summaries.is_empty() || state.is_some_and(|s| !s.is_empty())
+}
+
+/// A diagnostic on `at`: DigitalOcean has no cluster `name` tagged as `workbench`'s;
+/// `hint` adds what else the user can do.
+pub(crate) fn cluster_not_found(
+    at: AttrPath,
+    name: &str,
+    workbench: &str,
+    hint: &str,
+) -> Diagnostics {
+    diagnostics::error(
+        at,
+        "Cluster not found",
+        format!(
+            "DigitalOcean has no Kubernetes cluster {name:?} tagged {:?}. Apply the \
+             ipai_workbench {workbench:?} with a DigitalOcean token first (reference it as \
+             ipai_workbench.<name>.name so Terraform orders it){hint}.",
+            workbench_tag(workbench),
+        ),
+    )
 }
 
 /// Under `workbench`'s lock: makes `change` to its files, then recomputes its aggregates.

@@ -1,21 +1,26 @@
-//! `ipai_ocr_stack` on the files target: the stack's manifests and spec file under
-//! `<wb>/kubernetes/ocr-<name>/`, written under the workbench's lock, then the workbench's
-//! aggregates (the top `kustomization.yaml`) recomputed.
+//! `ipai_ocr_stack`: the stack's manifests and spec file under `<wb>/kubernetes/ocr-<name>/`,
+//! written under the workbench's lock, then the workbench's aggregates (the top
+//! `kustomization.yaml`) recomputed; unless the provider is files-only also its GPU node
+//! pool, an extra pool of the workbench's DOKS cluster (a separate object, so resizing it
+//! never touches the cluster).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ipai_codegen::digitalocean::{PriceTable, cluster_name, estimate_monthly_cents, workbench_tag};
 use ipai_codegen::expand::{expand_ocr_stack, validate_ocr_stack};
 use ipai_codegen::kubernetes::ocr;
 use ipai_codegen::spec::OcrStackSpec;
-use ipai_codegen::{Diagnostics, Expansion};
+use ipai_codegen::{AttrPath, Diagnostics, DoObject, Expansion};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Context;
+use crate::diagnostics;
+use crate::digitalocean::{Applier, ClusterLookup, DoState, PlanCheck, summaries};
 use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
-    domain_of, expansion_error, hashes_on_disk, read_for_import, remove_files, split_import_id,
-    write_files,
+    cluster_not_found, do_applier, do_error, domain_of, expansion_error, hashes_on_disk,
+    manages_do, read_for_import, region_of, remove_files, split_import_id, write_files,
 };
 
 /// The `ipai_ocr_stack` resource.
@@ -31,8 +36,23 @@ pub struct OcrStackComputed {
     /// Known after apply when the workbench is created in the same run. A file edited or
     /// deleted by hand shows here as drift and is repaired by the next apply.
     pub files: Option<BTreeMap<String, String>>,
-    /// Estimated monthly DigitalOcean cost of the stack's GPU node pool, in US dollars.
+    /// Estimated monthly DigitalOcean cost of the stack's GPU node pool, in US dollars:
+    /// DigitalOcean's live size prices, or the built-in list prices when the provider is
+    /// `files_only`.
     pub monthly_cost_estimate: f64,
+    /// The stack's GPU node pool in DigitalOcean (`<workbench>-<name>-gpu` on the
+    /// workbench's cluster), by name, with the attributes kept in step (as JSON), like the
+    /// workbench's `digitalocean`. Empty when the provider is `files_only` or with
+    /// `gpu.enabled = false`. A pool resized in the console shows here
+    /// in the next plan and apply puts it back; a pool deleted by hand is recreated.
+    #[serde(default)]
+    pub digitalocean: BTreeMap<String, String>,
+    /// The GPU node pool's DigitalOcean id and its cluster's, saved also when an apply fails
+    /// half-way, so destroy and the next apply find the pool instead of creating a twin.
+    /// Known after apply while the workbench's cluster is created in the same run. Empty
+    /// when the provider is `files_only`.
+    #[serde(default)]
+    pub digitalocean_state: Option<DoState>,
 }
 
 fn expand(ctx: &Context, spec: &OcrStackSpec, domain: &str) -> Result<Expansion, Diagnostics> {
@@ -40,16 +60,88 @@ fn expand(ctx: &Context, spec: &OcrStackSpec, domain: &str) -> Result<Expansion,
     expand_ocr_stack(spec, domain, &renderer).map_err(expansion_error)
 }
 
-fn computed(spec: &OcrStackSpec, exp: Option<&Expansion>) -> OcrStackComputed {
-    let cost = ocr::gpu_pool(spec)
-        .ok()
-        .flatten()
-        .map_or(0, |p| p.monthly_cost_cents);
+/// The stack's DigitalOcean objects: its GPU node pool, or nothing without a GPU.
+fn do_objects(spec: &OcrStackSpec) -> Result<Vec<DoObject>, Diagnostics> {
+    Ok(ocr::gpu_pool(spec)
+        .map_err(expansion_error)?
+        .map(|e| e.digitalocean)
+        .unwrap_or_default())
+}
+
+/// The computed attributes; `exp` is the expansion once the workbench's domain is known,
+/// `prices` DigitalOcean's live prices with a token, the built-in ones without; `in_do`:
+/// the pool is managed in DigitalOcean (not files-only).
+fn computed(
+    spec: &OcrStackSpec,
+    exp: Option<&Expansion>,
+    pool: &[DoObject],
+    prices: &PriceTable,
+    in_do: bool,
+) -> OcrStackComputed {
     OcrStackComputed {
         id: format!("{}/{}", spec.workbench, spec.name),
         files: exp.map(Expansion::file_hashes),
-        monthly_cost_estimate: cost as f64 / 100.0,
+        monthly_cost_estimate: estimate_monthly_cents(pool, prices) as f64 / 100.0,
+        digitalocean: if in_do {
+            summaries(pool)
+        } else {
+            BTreeMap::new()
+        },
+        // In DigitalOcean the ids are known after apply (the plan keeps unchanged ones).
+        digitalocean_state: (!in_do).then(DoState::default),
     }
+}
+
+fn manages(c: &OcrStackComputed) -> bool {
+    manages_do(&c.digitalocean, c.digitalocean_state.as_ref())
+}
+
+/// The applier with the stack's time limits, when the stack has a pool (`pool`) or its
+/// state records one (`recorded`) and the provider is not files-only.
+fn applier(
+    ctx: &Context,
+    spec: &OcrStackSpec,
+    pool: &[DoObject],
+    recorded: bool,
+) -> Result<Option<Applier>, Diagnostics> {
+    if pool.is_empty() && !recorded {
+        return Ok(None);
+    }
+    let what = format!(
+        "ipai_ocr_stack {:?}",
+        format!("{}/{}", spec.workbench, spec.name)
+    );
+    do_applier(ctx, &what, &spec.timeouts, recorded)
+}
+
+/// The workbench's cluster must exist for the pool to go on it; at plan (`planning`) it may
+/// also be planned in this run.
+async fn check_cluster(
+    ctx: &Context,
+    a: &Applier,
+    spec: &OcrStackSpec,
+    planning: bool,
+) -> Result<(), Diagnostics> {
+    let name = cluster_name(&spec.workbench);
+    let lookup = a
+        .find_cluster(&name, &workbench_tag(&spec.workbench))
+        .await
+        .map_err(|e| {
+            diagnostics::error(
+                AttrPath::attr("workbench"),
+                "DigitalOcean API call failed",
+                format!("Looking up cluster {name:?} failed: {e}."),
+            )
+        })?;
+    if lookup == ClusterLookup::Missing && !(planning && ctx.workbench_planned(&spec.workbench)) {
+        return Err(cluster_not_found(
+            AttrPath::attr("workbench"),
+            &name,
+            &spec.workbench,
+            "",
+        ));
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -58,7 +150,10 @@ impl Resource for OcrStack {
     type Computed = OcrStackComputed;
 
     const TYPE_NAME: &'static str = "ipai_ocr_stack";
-    const REQUIRES_REPLACE: &'static [&'static str] = &["workbench", "name"];
+    /// DigitalOcean cannot change the node size of a pool: another GPU size is a new pool,
+    /// so the stack is replaced (its pool deleted, then the new one created; the
+    /// workbench's cluster stays). Node counts change in place.
+    const REQUIRES_REPLACE: &'static [&'static str] = &["workbench", "name", "gpu.node_size"];
 
     fn validate(&self, spec: &OcrStackSpec) -> Diagnostics {
         // The hostname is checked against the workbench's domain once it is known.
@@ -69,14 +164,42 @@ impl Resource for OcrStack {
         &self,
         ctx: &Context,
         spec: &OcrStackSpec,
-        _prior: Option<&OcrStackComputed>,
+        prior: Option<&OcrStackComputed>,
     ) -> Result<OcrStackComputed, Diagnostics> {
+        let pool = do_objects(spec)?;
+        let applier = applier(ctx, spec, &pool, prior.is_some_and(manages))?;
         // A workbench created in the same run has no summary yet: the files are known
         // after apply.
-        match domain_of(ctx, &spec.workbench).await? {
-            Ok(domain) => Ok(computed(spec, Some(&expand(ctx, spec, &domain)?))),
-            Err(_) => Ok(computed(spec, None)),
+        let exp = match domain_of(ctx, &spec.workbench).await? {
+            Ok(domain) => Some(expand(ctx, spec, &domain)?),
+            Err(_) => None,
+        };
+        let mut prices = PriceTable::builtin();
+        if let Some(a) = &applier
+            && let Some(size) = spec.gpu.node_size.as_ref().filter(|_| !pool.is_empty())
+        {
+            check_cluster(ctx, a, spec, true).await?;
+            // Read-only calls: the GPU size exists and is offered in the workbench's region.
+            let region = region_of(ctx, &spec.workbench).await?;
+            let check = PlanCheck {
+                region: region.map(|r| (r, AttrPath::attr("workbench"))),
+                sizes: vec![(size.clone(), AttrPath::attr("gpu").at("node_size"))],
+                ..PlanCheck::default()
+            };
+            let (d, live) = a.plan_check(&check).await.map_err(do_error)?;
+            if d.has_errors() {
+                return Err(d);
+            }
+            prices = live;
         }
+        let mut planned = computed(spec, exp.as_ref(), &pool, &prices, applier.is_some());
+        if let Some(p) = prior
+            && applier.is_some()
+            && p.digitalocean == planned.digitalocean
+        {
+            planned.digitalocean_state = p.digitalocean_state.clone();
+        }
+        Ok(planned)
     }
 
     async fn apply(
@@ -85,31 +208,72 @@ impl Resource for OcrStack {
         spec: &OcrStackSpec,
         prior: Option<(&OcrStackSpec, &OcrStackComputed)>,
     ) -> Result<OcrStackComputed, ApplyFailure<OcrStackComputed>> {
+        let pool = do_objects(spec)?;
+        let applier = applier(ctx, spec, &pool, prior.is_some_and(|(_, c)| manages(c)))?;
+        let domain = domain_of(ctx, &spec.workbench).await??;
+        let exp = expand(ctx, spec, &domain)?;
+        let prices = match &applier {
+            Some(a) => a.prices().await.map_err(do_error)?,
+            None => PriceTable::builtin(),
+        };
+        let mut result = computed(spec, Some(&exp), &pool, &prices, applier.is_some());
+        // Until the files are written, what is on disk and known in DigitalOcean is the
+        // prior state's; a failure returns it with the ids recorded so far.
+        let mut partial = OcrStackComputed {
+            files: prior.and_then(|(_, c)| c.files.clone()),
+            digitalocean: prior
+                .map(|(_, c)| c.digitalocean.clone())
+                .unwrap_or_default(),
+            ..result.clone()
+        };
+        if let Some(a) = applier {
+            if !pool.is_empty() {
+                check_cluster(ctx, &a, spec, false).await?;
+            }
+            let mut state = prior
+                .and_then(|(_, c)| c.digitalocean_state.clone())
+                .unwrap_or_default();
+            let applied = a.apply(&pool, &mut state).await;
+            partial.digitalocean_state = Some(state.clone());
+            if let Err(e) = applied {
+                return Err(ApplyFailure::partial(do_error(e), partial));
+            }
+            partial.digitalocean = result.digitalocean.clone();
+            result.digitalocean_state = Some(state);
+        }
         let stale: BTreeSet<String> = prior
             .and_then(|(_, c)| c.files.as_ref())
             .map(|f| f.keys().cloned().collect())
             .unwrap_or_default();
-        let domain = domain_of(ctx, &spec.workbench).await??;
-        let exp = expand(ctx, spec, &domain)?;
-        let result = computed(spec, Some(&exp));
-        write_files(ctx, &spec.workbench, exp.files, stale).await?;
+        write_files(ctx, &spec.workbench, exp.files, stale)
+            .await
+            .map_err(|d| ApplyFailure::partial(d, partial))?;
         Ok(result)
     }
 
     async fn read(
         &self,
         ctx: &Context,
-        _spec: &OcrStackSpec,
+        spec: &OcrStackSpec,
         state: &OcrStackComputed,
     ) -> Result<Option<OcrStackComputed>, Diagnostics> {
-        let Some(owned) = &state.files else {
-            return Ok(Some(state.clone()));
-        };
-        let files = hashes_on_disk(ctx, owned.keys().cloned()).await;
-        Ok(Some(OcrStackComputed {
-            files: Some(files),
-            ..state.clone()
-        }))
+        let mut seen = state.clone();
+        if let Some(owned) = &state.files {
+            seen.files = Some(hashes_on_disk(ctx, owned.keys().cloned()).await);
+        }
+        // Without the applier (files-only, or no token) the recorded pool stays as it is;
+        // the next plan says why it cannot be managed.
+        if manages(state)
+            && let Ok(Some(a)) = applier(ctx, spec, &[], true)
+        {
+            let mut s = state.digitalocean_state.clone().unwrap_or_default();
+            seen.digitalocean = a
+                .observe(&do_objects(spec)?, &mut s)
+                .await
+                .map_err(do_error)?;
+            seen.digitalocean_state = Some(s);
+        }
+        Ok(Some(seen))
     }
 
     async fn delete(
@@ -118,6 +282,17 @@ impl Resource for OcrStack {
         spec: &OcrStackSpec,
         state: &OcrStackComputed,
     ) -> Result<(), Diagnostics> {
+        // Removing files alone needs no token; a recorded pool needs the applier.
+        if manages(state)
+            && let Some(a) = applier(ctx, spec, &[], true)?
+        {
+            // Only the pool: the load balancers and volumes of its workloads belong to
+            // the cluster, which the workbench deletes with them.
+            let mut s = state.digitalocean_state.clone().unwrap_or_default();
+            a.destroy(&do_objects(spec)?, &mut s)
+                .await
+                .map_err(do_error)?;
+        }
         let owned = state
             .files
             .as_ref()
@@ -142,12 +317,29 @@ impl Resource for OcrStack {
         let spec = ocr::parse_spec_file(&path, &text)?;
         let domain = domain_of(ctx, &spec.workbench).await??;
         let exp = expand(ctx, &spec, &domain)?;
+        let pool = do_objects(&spec)?;
         let on_disk = hashes_on_disk(ctx, exp.files.keys().cloned()).await;
+        let applier = applier(ctx, &spec, &pool, false)?;
+        let mut result = computed(
+            &spec,
+            Some(&exp),
+            &pool,
+            &PriceTable::builtin(),
+            applier.is_some(),
+        );
+        if let Some(a) = applier {
+            let prices = a.prices().await.map_err(do_error)?;
+            result.monthly_cost_estimate = estimate_monthly_cents(&pool, &prices) as f64 / 100.0;
+            // The pool is found again by name on the workbench's cluster.
+            let mut s = DoState::default();
+            result.digitalocean = a.observe(&pool, &mut s).await.map_err(do_error)?;
+            result.digitalocean_state = Some(s);
+        }
         Ok((
-            spec.clone(),
+            spec,
             OcrStackComputed {
                 files: Some(on_disk),
-                ..computed(&spec, Some(&exp))
+                ..result
             },
         ))
     }
@@ -243,5 +435,9 @@ mod tests {
         assert_eq!(d.0[0].path, AttrPath::attr("hostname"));
         let d = OcrStack.validate(&stack("ocr.example.net", -1));
         assert_eq!(d.0[0].path, AttrPath::attr("replicas"));
+        let mut slow = stack("ocr.example.net", 1);
+        slow.timeouts.create = Some("half an hour".into());
+        let d = OcrStack.validate(&slow);
+        assert_eq!(d.0[0].path, AttrPath::attr("timeouts").at("create"));
     }
 }

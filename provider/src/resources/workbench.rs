@@ -15,7 +15,7 @@ use crate::diagnostics;
 use crate::digitalocean::DoState;
 use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
-    expansion_error, hashes_on_disk, read_for_import, remove_files, write_files,
+    self, do_error, expansion_error, hashes_on_disk, read_for_import, remove_files, write_files,
 };
 use ipai_codegen::digitalocean::PriceTable;
 
@@ -48,7 +48,7 @@ pub struct WorkbenchComputed {
 
 /// Whether the state records anything in DigitalOcean.
 fn manages_do(c: &WorkbenchComputed) -> bool {
-    !c.digitalocean.is_empty() || c.digitalocean_state.as_ref().is_some_and(|s| !s.is_empty())
+    resources::manages_do(&c.digitalocean, c.digitalocean_state.as_ref())
 }
 
 fn expand(ctx: &Context, spec: &WorkbenchSpec) -> Result<Expansion, Diagnostics> {
@@ -94,22 +94,7 @@ fn do_applier(
     recorded: bool,
 ) -> Result<Option<crate::digitalocean::Applier>, Diagnostics> {
     let what = format!("ipai_workbench {:?}", spec.name);
-    Ok(ctx.digitalocean(&what, recorded)?.cloned().map(|mut a| {
-        a.timeouts = crate::digitalocean::Timeouts::from_spec(&spec.timeouts);
-        a
-    }))
-}
-
-fn do_error(e: crate::digitalocean::ApplyError) -> Diagnostics {
-    diagnostics::error(
-        AttrPath::root(),
-        format!("DigitalOcean: {}", e.summary),
-        format!(
-            "{} ({}). Objects already created are tagged ipai-workbench:<name> and are found \
-             again by the next apply or destroy.",
-            e.detail, e.object
-        ),
-    )
+    resources::do_applier(ctx, &what, &spec.timeouts, recorded)
 }
 
 #[async_trait::async_trait]
@@ -142,7 +127,7 @@ impl Resource for Workbench {
             }
             live_prices = Some(prices);
         }
-        ctx.note_planned_workbench(&spec.name);
+        ctx.note_planned_workbench(&spec.name, &spec.region);
         let mut planned = computed(spec, &exp, applier.is_some());
         priced(&mut planned, &exp, live_prices.as_ref());
         // The ids stay as they are unless something in DigitalOcean changes (then they
