@@ -476,7 +476,10 @@ fn id(v: &serde_json::Value) -> String {
 #[test]
 fn ocr_stack_gpu_pool_lifecycle_against_the_simulator() -> Result<()> {
     let (sim, ws) = sim_and_workspace()?;
-    let hcl = |replicas, size| config(&ws, &sim, 2, r#""litellm""#) + &ocr_stack(replicas, size);
+    let with_nodes = |nodes, replicas, size| {
+        config(&ws, &sim, nodes, r#""litellm""#) + &ocr_stack(replicas, size)
+    };
+    let hcl = |replicas, size| with_nodes(2, replicas, size);
 
     // Workbench and stack in one run: the stack's pool goes on the cluster created first.
     ws.write_config(&hcl(1, "gpu-h100x1-80gb"))?;
@@ -533,6 +536,16 @@ fn ocr_stack_gpu_pool_lifecycle_against_the_simulator() -> Result<()> {
     ws.apply()?;
     assert_eq!(gpu_pool(&sim).unwrap().1["count"], 2);
     assert_eq!(ws.plan()?.code, 0, "drift repaired");
+
+    // The workbench resizing its own pool leaves the stack's pool alone.
+    ws.write_config(&with_nodes(3, 2, "gpu-h100x1-80gb"))?;
+    ws.apply()?;
+    assert_eq!(default_pool(&sim).2, 3);
+    let (_, kept) = gpu_pool(&sim).unwrap();
+    assert_eq!((id(&kept), kept["count"].as_u64()), (id(&pool), Some(2)));
+    ws.write_config(&hcl(2, "gpu-h100x1-80gb"))?;
+    ws.apply()?;
+    assert_eq!(ws.plan()?.code, 0);
 
     // Deleted in the console: recreated.
     assert!(sim.console_delete_pool(&cluster, &id(&pool)));

@@ -157,6 +157,23 @@ fn bad_slugs_are_diagnosed() {
 }
 
 #[test]
+fn a_workbench_pool_named_like_a_gpu_pool_is_diagnosed() {
+    let mut s = seed();
+    s.cluster.node_pools = serde_json::from_value(json!([
+        { "name": "paddle-gpu", "node_size": "s-4vcpu-8gb" },
+        { "name": "gpu", "node_size": "s-4vcpu-8gb" },
+    ]))
+    .unwrap();
+    assert_eq!(
+        errors(&s),
+        [(
+            "cluster.node_pools[0].name".into(),
+            "Reserved node pool name".into()
+        )]
+    );
+}
+
+#[test]
 fn bad_tags_and_timeouts_are_diagnosed() {
     let mut s = seed();
     s.tags.insert("cost center".into(), "x".into());

@@ -62,9 +62,13 @@ pub fn pool_name(workbench: &str, pool: &str) -> String {
     format!("{workbench}-{pool}")
 }
 
+/// What ends the name of an OCR stack's GPU pool; a workbench's extra pool may not end so
+/// (`<workbench>-<stack>-gpu` would then name two pools).
+pub const GPU_POOL_SUFFIX: &str = "-gpu";
+
 /// Name of the GPU node pool of an OCR stack.
 pub fn gpu_pool_name(workbench: &str, stack: &str) -> String {
-    format!("{workbench}-{stack}-gpu")
+    format!("{workbench}-{stack}{GPU_POOL_SUFFIX}")
 }
 
 /// Name of the workbench's cloud firewall.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net};
 
+use super::GPU_POOL_SUFFIX;
 use crate::{
     AttrPath, Diagnostics,
     spec::WorkbenchSpec,
@@ -49,6 +50,19 @@ pub fn validate(spec: &WorkbenchSpec) -> Diagnostics {
                     "A pool named {:?} already exists in this cluster (\"default\" is the \
                      default pool); pool names must be unique.",
                     pool.name
+                ),
+            );
+        }
+        if pool.name.ends_with(GPU_POOL_SUFFIX) {
+            d.error(
+                p.at("name"),
+                "Reserved node pool name",
+                format!(
+                    "Pool names ending in {GPU_POOL_SUFFIX:?} are the GPU pools of ipai_ocr_stack \
+                     ({:?} would share its DigitalOcean name with the pool of a stack named \
+                     {:?}); pick another name.",
+                    pool.name,
+                    pool.name.trim_end_matches(GPU_POOL_SUFFIX)
                 ),
             );
         }

@@ -135,7 +135,8 @@ pub struct ClusterSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodePoolSpec {
-    /// Pool name suffix: the pool is called `<workbench>-<name>` (a DNS-1123 label).
+    /// Pool name suffix: the pool is called `<workbench>-<name>` (a DNS-1123 label). Names
+    /// ending in `-gpu` are reserved for the GPU pools of `ipai_ocr_stack`.
     pub name: String,
     /// Droplet size slug of the pool's nodes.
     pub node_size: String,
