@@ -5,10 +5,12 @@
 //! documented field (mark secrets `#[schemars(extend("x-sensitive" = true))]`) and build
 //! what it configures in [`Context::configure`].
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use ipai_codegen::spec::WorkbenchSpec;
 use ipai_codegen::{AttrPath, Diagnostics, Renderer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -107,33 +109,42 @@ pub struct Context {
     /// The DigitalOcean applier, when a token is configured and not files-only; resources
     /// ask for it through [`Context::digitalocean`] or [`Context::digitalocean_required`].
     digitalocean: Option<Applier>,
-    /// Workbenches planned by this provider process, with their regions: a layer planned in
-    /// the same run as its workbench sees it before its summary file exists (Terraform plans
-    /// dependencies first).
-    planned_workbenches: Mutex<BTreeMap<String, String>>,
+    /// What this provider process planned, by type and key: a resource planned in the same
+    /// run as one it depends on sees it before its files exist (Terraform plans dependencies
+    /// first). See [`Context::note_planned`].
+    planned: Mutex<HashMap<(TypeId, String), Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Context {
-    /// Records that `workbench` (in `region`) was planned in this run.
-    pub fn note_planned_workbench(&self, workbench: &str, region: &str) {
-        self.planned_workbenches
+    /// Records `value` (e.g. a workbench's spec, a layer's summary) as planned in this run
+    /// under `key`; a later plan of the same type and key replaces it.
+    pub fn note_planned<T: Any + Send + Sync>(&self, key: &str, value: T) {
+        self.planned
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(workbench.to_owned(), region.to_owned());
+            .insert((TypeId::of::<T>(), key.to_owned()), Arc::new(value));
+    }
+
+    /// What [`Context::note_planned`] recorded for type `T` under `key` in this run.
+    pub fn planned<T: Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        let value = self
+            .planned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(TypeId::of::<T>(), key.to_owned()))
+            .cloned()?;
+        value.downcast().ok()
     }
 
     /// True when `workbench` was planned in this run.
     pub fn workbench_planned(&self, workbench: &str) -> bool {
-        self.planned_region(workbench).is_some()
+        self.planned::<WorkbenchSpec>(workbench).is_some()
     }
 
     /// The region of `workbench` when it was planned in this run.
     pub fn planned_region(&self, workbench: &str) -> Option<String> {
-        self.planned_workbenches
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(workbench)
-            .cloned()
+        self.planned::<WorkbenchSpec>(workbench)
+            .map(|w| w.region.clone())
     }
 
     /// Checks the configuration and builds the context. Nothing is written: an
@@ -205,7 +216,7 @@ impl Context {
             config,
             renderer: OnceLock::new(),
             digitalocean,
-            planned_workbenches: Mutex::default(),
+            planned: Mutex::default(),
         })
     }
 

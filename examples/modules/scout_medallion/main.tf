@@ -12,6 +12,7 @@ resource "ipai_medallion_layer" "bronze" {
   schema              = var.schema
   retention_days      = 90
   deletion_protection = var.deletion_protection
+  force_destroy       = var.force_destroy
   comment             = "Raw transactions as received from the POS feeds."
 
   # No columns: the raw ingestion columns id, source, payload (jsonb), batch_id, ingested_at.
@@ -26,6 +27,7 @@ resource "ipai_medallion_layer" "silver" {
   schema              = var.schema
   retention_days      = 730
   deletion_protection = var.deletion_protection
+  force_destroy       = var.force_destroy
 
   tables = [{
     name    = "silver_validated_transactions"
@@ -60,6 +62,7 @@ resource "ipai_medallion_layer" "gold" {
   schema              = var.schema
   retention_days      = 1825
   deletion_protection = var.deletion_protection
+  force_destroy       = var.force_destroy
 
   tables = [{
     name    = "gold_monthly_summary"
@@ -96,6 +99,7 @@ resource "ipai_medallion_layer" "platinum" {
   layer               = "platinum"
   schema              = var.schema
   deletion_protection = var.deletion_protection
+  force_destroy       = var.force_destroy
 
   views = [{
     name    = "platinum_transaction_embeddings"

@@ -20,3 +20,9 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "force_destroy" {
+  description = "Drop tables that still hold rows on destroy (needs deletion_protection = false)."
+  type        = bool
+  default     = false
+}

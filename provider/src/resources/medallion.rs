@@ -1,6 +1,6 @@
 //! `ipai_medallion_layer`: one layer of a medallion schema in the workbench's Supabase
-//! Postgres. Plan validates the layer against its workbench and the lower layers (from their
-//! summary files under `output_dir`) and computes the migration, refusing data loss; apply
+//! Postgres. Plan validates the layer against its workbench and the other layers (as planned
+//! in this run, else from their summary files under `output_dir`) and computes the migration, refusing data loss; apply
 //! runs it through the postgres applier when `database_url` is set and always writes the
 //! migration files; read introspects the catalog so hand changes show as drift.
 
@@ -81,7 +81,10 @@ async fn layer_context(
     });
     for layer in Layer::ALL.into_iter().filter(|l| *l != spec.layer) {
         let path = summary_path(&spec.workbench, &spec.schema, layer);
-        if let Some(text) = read_file(ctx, path).await?
+        // Planned in this run (Terraform plans dependencies first) is newer than the disk.
+        if let Some(s) = ctx.planned::<LayerSummary>(&path) {
+            out.relations.extend(s.relations.iter().cloned());
+        } else if let Some(text) = read_file(ctx, path).await?
             && let Ok(s) = serde_json::from_str::<LayerSummary>(&text)
         {
             out.relations.extend(s.relations);
@@ -124,6 +127,10 @@ async fn plan_layer(
     let Some(model) = model else {
         return Err(d);
     };
+    ctx.note_planned(
+        &summary_path(&model.workbench, &model.schema, model.layer),
+        model.summary(),
+    );
     let renderer = ctx.renderer()?;
     let (generation, change, mut files, mut migrations) = match prior {
         Some(p) => {

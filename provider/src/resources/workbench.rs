@@ -127,7 +127,7 @@ impl Resource for Workbench {
             }
             live_prices = Some(prices);
         }
-        ctx.note_planned_workbench(&spec.name, &spec.region);
+        ctx.note_planned(&spec.name, spec.clone());
         let mut planned = computed(spec, &exp, applier.is_some());
         priced(&mut planned, &exp, live_prices.as_ref());
         // The ids stay as they are unless something in DigitalOcean changes (then they
