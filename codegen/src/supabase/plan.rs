@@ -348,10 +348,27 @@ pub fn create(next: &LayerModel) -> Plan {
 pub fn drop(prev: &LayerModel) -> Plan {
     let mut p = Plan::default();
     for v in prev.views.iter().rev() {
-        drop_view(&mut p, prev, v);
+        let mut r = Relation::new(&prev.schema, &v.name);
+        r.drop_view = true;
+        r.unregister = Some(unregister(prev, &v.name));
+        p.relation(r);
     }
-    for t in &prev.tables {
-        let mut r = Relation::new(&prev.schema, &t.name);
+    drop_foreign_keys(&mut p, prev, &prev.tables);
+    for t in prev.tables.iter().rev() {
+        p.relation(drop_table(prev, t));
+    }
+    p
+}
+
+/// Drops the foreign keys of `tables`, so that they and what they reference can be dropped
+/// in any order.
+fn drop_foreign_keys<'a>(
+    p: &mut Plan,
+    m: &LayerModel,
+    tables: impl IntoIterator<Item = &'a TableModel>,
+) {
+    for t in tables {
+        let mut r = Relation::new(&m.schema, &t.name);
         r.drop_constraints = t
             .foreign_keys
             .iter()
@@ -359,10 +376,6 @@ pub fn drop(prev: &LayerModel) -> Plan {
             .collect();
         p.relation(r);
     }
-    for t in prev.tables.iter().rev() {
-        p.relation(drop_table(prev, t));
-    }
-    p
 }
 
 /// The smallest change from `prev` to `next`. When either model comes from a catalog
@@ -402,15 +415,12 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         schema(&mut p, next);
     }
 
+    // A dropped table's foreign keys go first (they may hold keys of kept tables that
+    // change); the table itself goes once no kept table's foreign key references it.
+    let mut dropped = Vec::new();
     for (ti, t) in prev.tables.iter().enumerate() {
         if !next_tables.contains_key(t.name.as_str()) {
-            let mut r = drop_table(prev, t);
-            r.drop_constraints = t
-                .foreign_keys
-                .iter()
-                .map(|fk| quote_ident(&fk.name))
-                .collect();
-            p.relation(r);
+            dropped.push(t);
             p.destructive.push(Destructive {
                 path: AttrPath::attr("tables"),
                 what: format!(
@@ -420,13 +430,15 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             });
         }
     }
+    drop_foreign_keys(&mut p, prev, dropped.iter().copied());
 
-    let mut added_fks = Vec::new();
+    // Foreign keys are added once every table exists, new ones of kept tables too.
+    let mut added_fks: Vec<(&TableModel, Vec<&ConstraintModel>)> = Vec::new();
     for (ti, t) in next.tables.iter().enumerate() {
         let tpath = AttrPath::attr("tables").index(ti);
         let Some(&old) = prev_tables.get(t.name.as_str()) else {
             create_table(&mut p, next, t);
-            added_fks.push(t);
+            added_fks.push((t, t.foreign_keys.iter().collect()));
             continue;
         };
         let mut r = Relation::new(&next.schema, &t.name);
@@ -474,15 +486,21 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             };
             r.columns.extend(change);
         }
-        for (olds, news) in [
-            (&old.constraints, &t.constraints),
-            (&old.foreign_keys, &t.foreign_keys),
-        ] {
-            for c in news {
-                if olds.iter().all(|o| !same_constraint(o, c, exact)) {
-                    r.add_constraints.push(constraint(c));
-                }
+        let added = |olds: &[ConstraintModel], c: &ConstraintModel| {
+            olds.iter().all(|o| !same_constraint(o, c, exact))
+        };
+        for c in &t.constraints {
+            if added(&old.constraints, c) {
+                r.add_constraints.push(constraint(c));
             }
+        }
+        let fks: Vec<&ConstraintModel> = t
+            .foreign_keys
+            .iter()
+            .filter(|c| added(&old.foreign_keys, c))
+            .collect();
+        if !fks.is_empty() {
+            added_fks.push((t, fks));
         }
         for ix in &t.indexes {
             if !old.indexes.contains(ix) {
@@ -502,9 +520,8 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             r.comment("TABLE", r.relation.clone(), &t.comment);
         }
         for c in &t.columns {
-            if let Some(o) = old.column(&c.name)
-                && o.comment != c.comment
-            {
+            // A new column's comment too: ADD COLUMN does not set it.
+            if old.column(&c.name).and_then(|o| o.comment.as_ref()) != c.comment.as_ref() {
                 r.comment(
                     "COLUMN",
                     column_target(&next.schema, &t.name, &c.name),
@@ -526,8 +543,12 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         }
         p.relation(r);
     }
-    for t in added_fks {
-        add_constraints(&mut p, next, t, &t.foreign_keys);
+    // After the loop above dropped the foreign keys of kept tables into them.
+    for t in dropped.iter().rev() {
+        p.relation(drop_table(prev, t));
+    }
+    for (t, fks) in added_fks {
+        add_constraints(&mut p, next, t, fks);
     }
 
     for (i, v) in next.views.iter().enumerate() {
@@ -628,9 +649,14 @@ fn drop_view(p: &mut Plan, m: &LayerModel, v: &ViewModel) {
     p.relation(r);
 }
 
-fn add_constraints(p: &mut Plan, m: &LayerModel, t: &TableModel, cs: &[ConstraintModel]) {
+fn add_constraints<'a>(
+    p: &mut Plan,
+    m: &LayerModel,
+    t: &TableModel,
+    cs: impl IntoIterator<Item = &'a ConstraintModel>,
+) {
     let mut r = Relation::new(&m.schema, &t.name);
-    r.add_constraints = cs.iter().map(constraint).collect();
+    r.add_constraints = cs.into_iter().map(constraint).collect();
     p.relation(r);
 }
 

@@ -14,6 +14,11 @@ use ipai_codegen::{
 
 /// Parses a bundle input file (`tests/inputs/*.yaml`).
 pub fn load(path: &Path) -> BundleSpec {
+    load_as(path)
+}
+
+/// Parses an input file into `T` (a bundle, or a test's own shape around bundles).
+pub fn load_as<T: serde::de::DeserializeOwned>(path: &Path) -> T {
     let text = std::fs::read_to_string(path).unwrap();
     parse(&text, Format::of(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
