@@ -404,6 +404,67 @@ fn destroy_keeps_a_dns_zone_that_existed_before() -> Result<()> {
 }
 
 #[test]
+fn destroy_keeps_a_registry_vpc_and_project_that_existed_before() -> Result<()> {
+    let (sim, ws) = sim_and_workspace()?;
+    // The team's registry (one per account) with its images, and a VPC and project that
+    // happen to carry the workbench's names: all made before, outside the workbench.
+    let made = [
+        (
+            "registry_create",
+            serde_json::json!({"name": "shared-images", "subscription_tier_slug": "basic", "region": "sgp1"}),
+        ),
+        (
+            "vpcs_create",
+            serde_json::json!({"name": "acc-vpc", "region": "sgp1", "ip_range": "10.20.0.0/16",
+                "description": "ipai workbench acc"}),
+        ),
+        (
+            "projects_create",
+            serde_json::json!({"name": "acc-project", "description": "ipai workbench acc",
+                "purpose": "Operational / Developer tooling", "environment": "Development"}),
+        ),
+    ];
+    for (op, body) in made {
+        let (status, answer) = sim.console_create(op, body);
+        assert!(status < 300, "{op}: {status} {answer}");
+    }
+    assert!(sim.console_push_repository("team/app"));
+    let before = sim.leftovers();
+    ws.write_config(&config(&ws, &sim, 2, r#""litellm""#).replace(
+        "  vpc_cidr",
+        "  registry_name = \"shared-images\"\n  vpc_cidr",
+    ))?;
+    ws.apply()?;
+    let values = ws.resource_values("ipai_workbench.wb")?.unwrap();
+    let objects = &values["digitalocean_state"]["objects"];
+    for (name, origin) in [
+        ("shared-images", "adopted"),
+        ("acc-vpc", "adopted"),
+        ("acc-project", "adopted"),
+        ("acc-cluster", "created"),
+        ("acc-firewall", "created"),
+        ("acc-dns-litellm", "created"),
+    ] {
+        assert_eq!(objects[name]["origin"], origin, "{name}: {objects}");
+    }
+    assert_eq!(ws.plan()?.code, 0);
+
+    ws.destroy()?;
+    assert_eq!(
+        sim.leftovers(),
+        before,
+        "what existed before survives, what the workbench created is gone"
+    );
+    assert_eq!(
+        sim.registry_repositories(),
+        ["team/app"],
+        "the images survive"
+    );
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+#[test]
 fn cost_estimate_uses_live_prices_with_a_token_and_the_table_offline() -> Result<()> {
     let sim = DoSim::start(SimOptions::default())?;
     // m-4vcpu-32gb is not in the built-in table; the simulator sells it at $168.00.

@@ -523,6 +523,39 @@ impl DoSim {
         lock(&self.shared.state).console_add_domain(name)
     }
 
+    /// Creates an object as its owner would have before the workbench existed: `op` is the
+    /// contract's operation id (`vpcs_create`, `registry_create`, …), `body` its request.
+    /// Returns the status and the answer.
+    pub fn console_create(&self, op: &str, body: Value) -> (u16, Value) {
+        let reply = lock(&self.shared.state).handle(&Req {
+            op,
+            path: "",
+            params: &Default::default(),
+            query: &[],
+            body,
+            base_url: &self.shared.base_url,
+        });
+        let answer = match reply.body {
+            Body::Json(v) => v,
+            _ => Value::Null,
+        };
+        (reply.status, answer)
+    }
+
+    /// Pushes an image repository to the registry (`docker push`). False without a registry.
+    pub fn console_push_repository(&self, repository: &str) -> bool {
+        lock(&self.shared.state).console_push_repository(repository)
+    }
+
+    /// The registry's repositories.
+    pub fn registry_repositories(&self) -> Vec<String> {
+        lock(&self.shared.state)
+            .registry
+            .as_ref()
+            .map(|r| r.repositories.clone())
+            .unwrap_or_default()
+    }
+
     /// Creates a load balancer owned by a cluster, as a new `Service` would; returns its id.
     pub fn console_add_load_balancer(&self, cluster_id: &str) -> Option<String> {
         let mut s = lock(&self.shared.state);

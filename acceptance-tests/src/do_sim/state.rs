@@ -192,6 +192,8 @@ pub(crate) struct Registry {
     pub(crate) name: String,
     pub(crate) region: String,
     pub(crate) tier: String,
+    /// Repositories pushed to it; they go with the registry.
+    pub(crate) repositories: Vec<String>,
     created_at: String,
     updated_at: String,
 }
@@ -1671,6 +1673,7 @@ impl State {
                 .str("subscription_tier_slug")
                 .unwrap_or("basic")
                 .to_string(),
+            repositories: Vec::new(),
             created_at: now.clone(),
             updated_at: now,
         };
@@ -1735,6 +1738,16 @@ impl State {
 
     /// Adds an empty zone (SOA and NS only), as a user would have before using ipai.
     /// False if it exists.
+    pub(crate) fn console_push_repository(&mut self, repository: &str) -> bool {
+        match self.registry.as_mut() {
+            Some(r) => {
+                r.repositories.push(repository.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
     pub(crate) fn console_add_domain(&mut self, name: &str) -> bool {
         if self.domain(name).is_some() {
             return false;

@@ -55,6 +55,18 @@ impl Timeouts {
     }
 }
 
+/// How an object came to be the workbench's; only what it created is deleted by destroy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The provider created it, or found its own object again (by the workbench tag, or
+    /// after a create whose answer was lost): destroy deletes it.
+    Created,
+    /// It existed before and was found by name (a registry named in `registry_name`, a
+    /// VPC or project of the same name): destroy leaves it where it is.
+    Adopted,
+}
+
 /// One object the workbench created or adopted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recorded {
@@ -66,6 +78,18 @@ pub struct Recorded {
     /// record), so it can be deleted even when it is no longer in the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// Created or adopted; unset only in state written before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+impl Recorded {
+    /// Whether destroy may delete it. A record from before origins were kept proves
+    /// nothing (it may be an adopted registry full of someone's images), so it is kept
+    /// until a refresh finds the workbench tag on it.
+    pub fn created(&self) -> bool {
+        self.origin == Some(Origin::Created)
+    }
 }
 
 /// What the provider keeps in state about the DigitalOcean side: saved after every
@@ -85,6 +109,37 @@ impl DoState {
     /// Whether it records anything in DigitalOcean.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty() && self.created_domain.is_none()
+    }
+
+    /// Marks every recorded object as the workbench's own: importing a workbench claims
+    /// what it finds by name, as `terraform import` claims any object.
+    pub fn claim_all(&mut self) {
+        for r in self.objects.values_mut() {
+            r.origin = Some(Origin::Created);
+        }
+    }
+}
+
+/// Whether the live object carries the workbench tag (the first of the desired tags):
+/// proof that the workbench made it, even when a failed run never recorded it. Projects,
+/// VPCs, registries, records and uptime checks have no tags, so this is never proven.
+fn tagged_ours(obj: &DoObject, live: &Value) -> bool {
+    obj.spec["tags"][0]
+        .as_str()
+        .is_some_and(|tag| str_list(&live["tags"]).iter().any(|t| t == tag))
+}
+
+/// The origin of a live object: as recorded for the same id, else created when it carries
+/// the workbench tag, else adopted (found by name only).
+fn origin_of(obj: &DoObject, live: &Value, prior: Option<&Recorded>) -> Origin {
+    match prior {
+        Some(Recorded {
+            id,
+            origin: Some(o),
+            ..
+        }) if id_of(live).as_ref() == Some(id) => *o,
+        _ if tagged_ours(obj, live) => Origin::Created,
+        _ => Origin::Adopted,
     }
 }
 
@@ -495,7 +550,13 @@ impl Applier {
     }
 
     /// What to remember about an object with this id.
-    async fn record(&self, obj: &DoObject, id: &str, state: &DoState) -> Result<Recorded> {
+    async fn record(
+        &self,
+        obj: &DoObject,
+        id: &str,
+        origin: Origin,
+        state: &DoState,
+    ) -> Result<Recorded> {
         let parent = match obj.kind {
             DoKind::NodePool => self.cluster_id(obj, state).await?,
             DoKind::UptimeAlert => obj
@@ -509,6 +570,7 @@ impl Applier {
             kind: obj.kind,
             id: id.to_owned(),
             parent,
+            origin: Some(origin),
         })
     }
 
@@ -612,7 +674,11 @@ impl Applier {
             let (live, limit) = match live {
                 Some(l) => {
                     let id = id_of(&l).unwrap_or_default();
-                    let rec = self.record(obj, &id, state).await?;
+                    let origin = origin_of(obj, &l, state.objects.get(&obj.name));
+                    if origin == Origin::Adopted {
+                        tracing::info!(object = %obj.name, "adopting an object that existed before; destroy will leave it");
+                    }
+                    let rec = self.record(obj, &id, origin, state).await?;
                     state.objects.insert(obj.name.clone(), rec);
                     if view(obj, Some(&l)) != view(obj, None) {
                         tracing::info!(object = %obj.name, "updating in place");
@@ -801,7 +867,7 @@ impl Applier {
                     item.to_string(),
                 )
             })?;
-            let rec = self.record(obj, &id, state).await?;
+            let rec = self.record(obj, &id, Origin::Created, state).await?;
             state.objects.insert(obj.name.clone(), rec);
             return Ok(item);
         }
@@ -988,7 +1054,9 @@ impl Applier {
         };
         let mut urns = Vec::new();
         for o in desired {
-            if let Some(rec) = state.objects.get(&o.name) {
+            // An adopted VPC stays in its owner's project (and would keep ours from being
+            // deleted).
+            if let Some(rec) = state.objects.get(&o.name).filter(|r| r.created()) {
                 match o.kind {
                     DoKind::Vpc => urns.push(format!("do:vpc:{}", rec.id)),
                     DoKind::KubernetesCluster => urns.push(format!("do:kubernetes:{}", rec.id)),
@@ -1037,9 +1105,9 @@ impl Applier {
             let summary = match self.locate(obj, state).await? {
                 Some(live) => {
                     if let Some(id) = id_of(&live) {
-                        state
-                            .objects
-                            .insert(obj.name.clone(), self.record(obj, &id, state).await?);
+                        let origin = origin_of(obj, &live, state.objects.get(&obj.name));
+                        let rec = self.record(obj, &id, origin, state).await?;
+                        state.objects.insert(obj.name.clone(), rec);
                     }
                     view(obj, Some(&live)).to_string()
                 }
@@ -1071,7 +1139,13 @@ impl Applier {
             }
             if let Some(live) = self.locate(obj, state).await? {
                 let id = id_of(&live).unwrap_or_default();
-                self.delete_object(obj, &id, state).await?;
+                if origin_of(obj, &live, state.objects.get(&obj.name)) == Origin::Created {
+                    self.delete_object(obj, &id, state).await?;
+                } else {
+                    // Adopted: the workbench's own objects in it are deleted above (an
+                    // adopted project loses them); the object itself stays.
+                    tracing::info!(object = %obj.name, "leaving an adopted object in place");
+                }
             }
             state.objects.remove(&obj.name);
         }
@@ -1118,7 +1192,13 @@ impl Applier {
         let Some(project) = desired.iter().find(|o| o.kind == DoKind::Project) else {
             return Ok(());
         };
-        let Some(pid) = self.parent_id(state, &project.name) else {
+        // A domain in an adopted project may be its owner's.
+        let Some(pid) = state
+            .objects
+            .get(&project.name)
+            .filter(|r| r.created())
+            .map(|r| r.id.clone())
+        else {
             return Ok(());
         };
         let urn = format!("do:domain:{domain}");
@@ -1145,6 +1225,11 @@ impl Applier {
         desired: &[DoObject],
         state: &mut DoState,
     ) -> Result<()> {
+        if !rec.created() {
+            // Adopted (or unproven, from an older state): forgotten, never deleted.
+            state.objects.remove(name);
+            return Ok(());
+        }
         let url = match (rec.kind, &rec.parent) {
             (DoKind::NodePool, Some(c)) => {
                 Some(format!("/v2/kubernetes/clusters/{c}/node_pools/{}", rec.id))

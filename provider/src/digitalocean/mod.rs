@@ -6,7 +6,7 @@ pub mod client;
 pub use client::{ApiError, Client, ClientConfig, Token};
 pub mod apply;
 
-pub use apply::{Applier, ApplyError, DoState, PlanCheck, Timeouts, summaries};
+pub use apply::{Applier, ApplyError, DoState, Origin, PlanCheck, Timeouts, summaries};
 pub mod credentials;
 
 pub use credentials::{ClusterCredentials, ClusterLookup};

@@ -267,6 +267,7 @@ impl Resource for Workbench {
                 .observe(&exp.digitalocean, &mut s)
                 .await
                 .map_err(do_error)?;
+            s.claim_all();
             result.digitalocean_state = Some(s);
         }
         Ok((
