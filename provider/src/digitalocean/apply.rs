@@ -78,7 +78,8 @@ pub struct Recorded {
     /// record), so it can be deleted even when it is no longer in the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// Created or adopted; unset only in state written before this was recorded.
+    /// `created` (destroy deletes it) or `adopted` (it existed before and was found by
+    /// name: destroy leaves it); unset only in state written before this was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
 }
