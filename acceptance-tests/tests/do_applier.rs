@@ -7,7 +7,7 @@ use std::time::Duration;
 use ipai_acceptance_tests::do_sim::{DoSim, Fault, SimOptions};
 use ipai_codegen::{DoObject, digitalocean, spec::WorkbenchSpec};
 use ipai_provider::digitalocean::{
-    Applier, Client, ClientConfig, DoState, PlanCheck, Token, apply::ABSENT, summaries,
+    Applier, Client, ClientConfig, DoState, Origin, PlanCheck, Token, apply::ABSENT, summaries,
 };
 use serde_json::json;
 
@@ -280,8 +280,23 @@ async fn a_failed_apply_keeps_its_progress_and_a_retry_adopts_it() {
     assert_eq!(sim.clusters().len(), 1, "adopted, not twinned");
     assert_eq!(sim.firewalls().len(), 1);
     assert_eq!(fresh.objects["acc-cluster"], state.objects["acc-cluster"]);
+    // Tagged objects prove they are the workbench's; a project and a VPC (no tags) found
+    // by name could be anyone's, so without the lost state they are adopted and kept.
+    for (name, origin) in [
+        ("acc-cluster", Origin::Created),
+        ("acc-batch", Origin::Created),
+        ("acc-project", Origin::Adopted),
+        ("acc-vpc", Origin::Adopted),
+    ] {
+        assert_eq!(fresh.objects[name].origin, Some(origin), "{name}");
+    }
     b.destroy(&want, &mut fresh).await.unwrap();
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    let left = sim.leftovers();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left[0].starts_with("vpc acc-vpc ") && left[1].starts_with("project acc-project "),
+        "{left:?}"
+    );
     sim.assert_contract_clean();
 }
 
