@@ -2,9 +2,12 @@
 //! apply, empty re-plan, a column added in place, a destructive change refused, import,
 //! destroy refused by deletion protection, destroy with the flags.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use anyhow::Result;
 use ipai_acceptance_tests::postgres::TestPostgres;
-use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, files_under};
 
 fn config(ws: &Workspace, pg: &TestPostgres, extra_column: &str, flags: &str) -> String {
     format!(
@@ -141,10 +144,48 @@ fn medallion_layer_lifecycle() -> Result<()> {
     Ok(())
 }
 
+/// What a refused plan must leave as it was: the database's relations and migration
+/// ledger, and every file under the output directory.
+fn untouched(ws: &Workspace, pg: &TestPostgres) -> Result<(String, BTreeMap<PathBuf, Vec<u8>>)> {
+    let catalog = pg.psql(
+        "SELECT (SELECT string_agg(format('%s.%s:%s', n.nspname, c.relname, c.relkind), ',' \
+           ORDER BY n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) \
+         || ' | ' || coalesce((SELECT string_agg(format('%s %s %s', resource, version, checksum), ',' \
+           ORDER BY resource, version) FROM ip_workbench.migrations), 'no ledger rows')",
+    )?;
+    let out = ws.output_dir();
+    let files = files_under(&out)?
+        .into_iter()
+        .map(|p| Ok((p.clone(), std::fs::read(out.join(&p))?)))
+        .collect::<Result<_>>()?;
+    Ok((catalog, files))
+}
+
+/// `hcl` must fail at plan with every one of `expected`, executing nothing in PostgreSQL
+/// and writing no file.
+fn refused_at_plan(ws: &Workspace, pg: &TestPostgres, hcl: &str, expected: &[&str]) -> Result<()> {
+    let before = untouched(ws, pg)?;
+    ws.write_config(hcl)?;
+    let plan = ws.plan_err()?;
+    for e in expected {
+        assert!(plan.contains(e), "missing {e:?} in:\n{plan}");
+    }
+    assert!(
+        before == untouched(ws, pg)?,
+        "a refused plan changed the database or the files:\n{plan}"
+    );
+    Ok(())
+}
+
 #[test]
 fn bad_input_is_reported_at_plan_and_nothing_runs() -> Result<()> {
     let pg = TestPostgres::start()?;
     let ws = Workspace::new()?;
+    let provider = ProviderBlock::new(&ws.output_dir())
+        .files_only()
+        .database_url(&pg.url())
+        .hcl();
     let hcl = format!(
         r#"{provider}resource "ipai_medallion_layer" "bad" {{
   workbench = "nowhere"
@@ -155,11 +196,7 @@ fn bad_input_is_reported_at_plan_and_nothing_runs() -> Result<()> {
     primary_key = ["id"]
   }}]
 }}
-"#,
-        provider = ProviderBlock::new(&ws.output_dir())
-            .files_only()
-            .database_url(&pg.url())
-            .hcl(),
+"#
     );
     ws.write_config(&hcl)?;
     let run = ws.plan_err()?;
@@ -175,5 +212,57 @@ fn bad_input_is_reported_at_plan_and_nothing_runs() -> Result<()> {
             .trim(),
         "t"
     );
+
+    // With a workbench and a layer applied, each bad gold layer added next to them is
+    // refused at plan, and the database, its ledger and the files stay as they were.
+    let applied = config(&ws, &pg, "", "");
+    ws.write_config(&applied)?;
+    ws.apply()?;
+    let gold = |body: &str| {
+        format!(
+            r#"{applied}
+resource "ipai_medallion_layer" "gold" {{
+  workbench = ipai_workbench.main.id
+  layer     = "gold"
+  schema    = "sales"
+{body}
+}}
+"#
+        )
+    };
+    let table = |name: &str, column: &str| {
+        format!(
+            r#"  tables = [{{
+    name        = "{name}"
+    columns     = [{{ name = "{column}", type = "text", nullable = false }}]
+    primary_key = ["{column}"]
+  }}]"#
+        )
+    };
+    let long_name = "n".repeat(64);
+    for (body, expected) in [
+        (table(r#"bad\"quote"#, "id"), vec!["Invalid identifier", r#"bad\"quote"#, "Attribute: tables[0].name"]),
+        (table("daily", "id;drop"), vec!["Invalid identifier", "id;drop", "Attribute: tables[0].columns[0].name"]),
+        (table("has space", "id"), vec!["Invalid identifier", "has space", "Attribute: tables[0].name"]),
+        (table(&long_name, "id"), vec!["Invalid identifier", "64 bytes long", "Attribute: tables[0].name"]),
+        (table("daily", "select"), vec!["Invalid identifier", "reserved word", "Attribute: tables[0].columns[0].name"]),
+        (
+            format!("{}\n  views = [{{ name = \"daily\", query = \"select 1 as one\" }}]", table("daily", "id")),
+            vec!["Duplicate table", "daily", "Attribute: views[0].name"],
+        ),
+        (
+            format!(
+                "{}\n  rls = {{ policies = [{{ name = \"mine\", table = \"daily\", command = \"select\", roles = [\"authenticated\"], using = \"owner = (select auth.uid())\" }}] }}",
+                table("daily", "id")
+            ),
+            vec!["Invalid policy expression", "owner", "Attribute: rls.policies[0].using"],
+        ),
+        (
+            r#"  views = [{ name = "totals", query = "select count(*) as n from missing_orders" }]"#.to_owned(),
+            vec!["Invalid view query", "missing_orders", "Attribute: views[0].query"],
+        ),
+    ] {
+        refused_at_plan(&ws, &pg, &gold(&body), &expected)?;
+    }
     Ok(())
 }

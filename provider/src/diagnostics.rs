@@ -42,7 +42,9 @@ pub fn path_from_proto(path: &pb::AttributePath) -> AttrPath {
     )
 }
 
-/// The tfplugin6 form of a diagnostic; the root path becomes "no attribute".
+/// The tfplugin6 form of a diagnostic; the root path becomes "no attribute". Terraform
+/// locates a path in the configuration only down to a top-level attribute, so a path into
+/// an attribute's value (`tables[0].columns[2].name`) is also named in the detail.
 pub fn to_proto(d: &Diagnostic) -> pb::Diagnostic {
     pb::Diagnostic {
         severity: match d.severity {
@@ -50,7 +52,11 @@ pub fn to_proto(d: &Diagnostic) -> pb::Diagnostic {
             Severity::Warning => pb::diagnostic::Severity::Warning,
         } as i32,
         summary: d.summary.clone(),
-        detail: d.detail.clone(),
+        detail: if d.path.0.len() > 1 {
+            format!("{}\n\nAttribute: {}", d.detail, d.path)
+        } else {
+            d.detail.clone()
+        },
         attribute: (!d.path.0.is_empty()).then(|| path_to_proto(&d.path)),
     }
 }
@@ -104,6 +110,10 @@ mod tests {
             path_from_proto(p.attribute.as_ref().unwrap()),
             AttrPath::attr("name")
         );
+        let nested = AttrPath::attr("tables").index(0).at("name");
+        let n = to_proto(&Diagnostic::error(nested.clone(), "Bad name", "It is bad."));
+        assert_eq!(n.detail, "It is bad.\n\nAttribute: tables[0].name");
+        assert_eq!(path_from_proto(n.attribute.as_ref().unwrap()), nested);
         let e = to_proto(&Diagnostic::error(AttrPath::root(), "Broken", "Entirely."));
         assert_eq!(e.severity, pb::diagnostic::Severity::Error as i32);
         assert!(e.attribute.is_none());
