@@ -157,6 +157,16 @@ pub const PG_RESERVED: &[&str] = &[
 /// Checks a PostgreSQL identifier as this project allows it: 1–63 bytes of lowercase
 /// letters, digits and `_`, starting with a letter or `_`, and not a reserved word.
 pub fn pg_identifier(path: &AttrPath, value: &str, diags: &mut Diagnostics) -> bool {
+    pg_identifier_at(|| path.clone(), value, diags)
+}
+
+/// [`pg_identifier`] with the path built only when there is a diagnostic to report (the
+/// hot path of large layers, where almost every name is fine).
+pub fn pg_identifier_at(
+    path: impl FnOnce() -> AttrPath,
+    value: &str,
+    diags: &mut Diagnostics,
+) -> bool {
     let problem = if value.is_empty() {
         Some("it is empty".to_owned())
     } else if value.len() > MAX_NAME_LEN {
@@ -181,7 +191,7 @@ pub fn pg_identifier(path: &AttrPath, value: &str, diags: &mut Diagnostics) -> b
     match problem {
         Some(why) => {
             diags.error(
-                path.clone(),
+                path(),
                 "Invalid identifier",
                 format!("{value:?} cannot be used as a PostgreSQL identifier: {why}."),
             );

@@ -81,31 +81,50 @@ impl Plan {
 
 /// The context of `supabase/relation.sql`: the statements of one table or view, section by
 /// section in the order they run. Names and literals are quoted; lists of names are joined.
+/// Empty sections are left out of the context (fewer values to build and look up).
 #[derive(Debug, Default, Serialize)]
 struct Relation {
     relation: String,
+    #[serde(skip_serializing_if = "is_false")]
     drop_view: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     drop_policies: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     drop_constraints: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     drop_indexes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     drop_columns: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
     drop_table: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     create_table: Option<CreateTable>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     columns: Vec<ColumnChange>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     add_constraints: Vec<Constraint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     create_indexes: Vec<Index>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     rls: Option<Rls>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     create_policies: Vec<Policy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     create_view: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     grants: Option<Grants>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     comments: Vec<Comment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     register: Option<Register>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     unregister: Option<Unregister>,
 }
 
 #[derive(Debug, Serialize)]
 struct CreateTable {
     columns: Vec<Column>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     constraints: Vec<Constraint>,
 }
 
@@ -114,15 +133,20 @@ struct Column {
     name: String,
     r#type: String,
     nullable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     default: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct ColumnChange {
     name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     add: Option<Column>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     new_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     default: Option<DefaultChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     nullability: Option<NullChange>,
 }
 
@@ -136,12 +160,15 @@ struct NullChange {
     nullable: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct Constraint {
     name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     primary_key: Option<String>,
     unique: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     foreign_key: Option<ForeignKey>,
 }
 
@@ -172,7 +199,9 @@ struct Policy {
     restrictive: bool,
     command: String,
     roles: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     using: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     with_check: Option<String>,
 }
 
@@ -192,6 +221,7 @@ struct Grant {
 struct Comment {
     kind: &'static str,
     target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     comment: Option<String>,
 }
 
@@ -202,8 +232,11 @@ struct Register {
     name: String,
     layer: String,
     kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     retention_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     retention_column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     comment: Option<String>,
 }
 
@@ -211,6 +244,10 @@ struct Register {
 struct Unregister {
     schema: String,
     name: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl Relation {
@@ -251,13 +288,13 @@ impl Relation {
 }
 
 /// Names quoted one by one and joined with `, `.
-fn idents<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+fn idents(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     let mut out = String::new();
     for n in names {
         if !out.is_empty() {
             out.push_str(", ");
         }
-        out.push_str(&quote_ident(n));
+        out.push_str(&quote_ident(n.as_ref()));
     }
     out
 }
@@ -277,13 +314,10 @@ fn column(c: &ColumnModel) -> Column {
 }
 
 fn constraint(c: &ConstraintModel) -> Constraint {
-    let cols = || Some(idents(c.columns.iter().map(String::as_str)));
+    let cols = || Some(idents(&c.columns));
     let mut out = Constraint {
         name: quote_ident(&c.name),
-        primary_key: None,
-        unique: None,
-        check: None,
-        foreign_key: None,
+        ..Constraint::default()
     };
     match c.kind {
         ConstraintKind::PrimaryKey => out.primary_key = cols(),
@@ -291,12 +325,12 @@ fn constraint(c: &ConstraintModel) -> Constraint {
         ConstraintKind::Check => out.check = c.expression.clone(),
         ConstraintKind::ForeignKey => {
             out.foreign_key = Some(ForeignKey {
-                columns: idents(c.columns.iter().map(String::as_str)),
+                columns: idents(&c.columns),
                 references: quote_qualified(
                     c.ref_schema.as_deref().unwrap_or_default(),
                     c.ref_table.as_deref().unwrap_or_default(),
                 ),
-                ref_columns: idents(c.ref_columns.iter().map(String::as_str)),
+                ref_columns: idents(&c.ref_columns),
                 on_delete: c.on_delete.clone().unwrap_or_default(),
             })
         }
@@ -309,7 +343,7 @@ fn index(ix: &IndexModel) -> Index {
         name: quote_ident(&ix.name),
         unique: ix.unique,
         method: ix.method.clone(),
-        columns: idents(ix.columns.iter().map(String::as_str)),
+        columns: idents(&ix.columns),
     }
 }
 
@@ -318,7 +352,7 @@ fn policy(p: &PolicyModel) -> Policy {
         name: quote_ident(&p.name),
         restrictive: p.restrictive,
         command: p.command.clone(),
-        roles: idents(p.roles.iter().map(String::as_str)),
+        roles: idents(&p.roles),
         using: p.using.clone(),
         with_check: p.with_check.clone(),
     }
@@ -476,9 +510,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
                 None => Some(ColumnChange {
                     name: quote_ident(&c.name),
                     add: Some(column(c)),
-                    new_type: None,
-                    default: None,
-                    nullability: None,
+                    ..ColumnChange::default()
                 }),
                 Some(o) => {
                     alter_column(&mut p, &tpath.at("columns").index(ci), next, t, o, c, exact)
@@ -588,7 +620,7 @@ fn schema(p: &mut Plan, m: &LayerModel) {
         "supabase/schema.sql",
         &json!({
             "schema": quote_ident(&m.schema),
-            "roles": idents(roles(m).into_iter().map(String::as_str)),
+            "roles": idents(roles(m)),
         }),
     );
 }
@@ -672,10 +704,7 @@ fn alter_column(
 ) -> Option<ColumnChange> {
     let mut change = ColumnChange {
         name: quote_ident(&new.name),
-        add: None,
-        new_type: None,
-        default: None,
-        nullability: None,
+        ..ColumnChange::default()
     };
     if old.r#type != new.r#type {
         change.new_type = Some(new.r#type.clone());

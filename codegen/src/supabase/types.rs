@@ -44,6 +44,10 @@ const MODIFIED: &[(&[&str], &str, usize, usize)] = &[
 
 /// Returns the canonical spelling of a column type, or why it is not accepted.
 pub fn canonical_type(input: &str) -> Result<String, String> {
+    // Most specs spell plain types exactly as listed: no parsing needed.
+    if let Some((_, c)) = PLAIN.iter().find(|(names, _)| names.contains(&input)) {
+        return Ok((*c).to_owned());
+    }
     let lowered = input.trim().to_ascii_lowercase();
     let (base, array) = match lowered.strip_suffix("[]") {
         Some(b) => (b.trim_end(), true),

@@ -248,23 +248,32 @@ pub fn layer_model(
 
     let mut seen = BTreeSet::new();
     let mut tables = Vec::new();
+    // Defaults repeat across tables (now(), 0, ...): each distinct one is parsed once.
+    let mut defaults = HashMap::new();
     for (i, t) in spec.tables.iter().enumerate() {
-        let path = AttrPath::attr("tables").index(i);
-        let name_ok = names::pg_identifier(&path.at("name"), &t.name, &mut d);
+        // Paths are built only for a diagnostic: most names are fine.
+        let path = || AttrPath::attr("tables").index(i);
+        let name_ok = names::pg_identifier_at(|| path().at("name"), &t.name, &mut d);
         if name_ok {
-            duplicate_check(&path.at("name"), &t.name, &mut seen, &other_names, &mut d);
+            duplicate_check(
+                &|| path().at("name"),
+                &t.name,
+                &mut seen,
+                &other_names,
+                &mut d,
+            );
         }
         // Known even when invalid, so views reading it report their own problems only.
         let declared = if t.columns.is_empty() && spec.layer == Layer::Bronze {
             bronze_default_columns()
+                .into_iter()
+                .map(|c| c.name)
+                .collect()
         } else {
-            t.columns.clone()
+            t.columns.iter().map(|c| c.name.clone()).collect()
         };
-        known.insert(
-            (schema.to_owned(), t.name.clone()),
-            declared.into_iter().map(|c| c.name).collect(),
-        );
-        if let Some(model) = table_model(spec, t, &path, schema, &mut d) {
+        known.insert((schema.to_owned(), t.name.clone()), declared);
+        if let Some(model) = table_model(spec, t, &path, schema, &mut defaults, &mut d) {
             tables.push(model);
         }
     }
@@ -287,7 +296,13 @@ pub fn layer_model(
     for (i, v) in spec.views.iter().enumerate() {
         let path = AttrPath::attr("views").index(i);
         if names::pg_identifier(&path.at("name"), &v.name, &mut d) {
-            duplicate_check(&path.at("name"), &v.name, &mut seen, &other_names, &mut d);
+            duplicate_check(
+                &|| path.at("name"),
+                &v.name,
+                &mut seen,
+                &other_names,
+                &mut d,
+            );
         }
         match sqlcheck::check_query(&v.query, schema, &known) {
             Ok(q) => {
@@ -340,7 +355,7 @@ fn index_by_name(tables: &[TableModel]) -> HashMap<String, usize> {
 }
 
 fn duplicate_check(
-    path: &AttrPath,
+    path: &dyn Fn() -> AttrPath,
     name: &str,
     seen: &mut BTreeSet<String>,
     other: &BTreeMap<&str, Layer>,
@@ -348,13 +363,13 @@ fn duplicate_check(
 ) {
     if !seen.insert(name.to_owned()) {
         d.error(
-            path.clone(),
+            path(),
             "Duplicate table",
             format!("{name:?} is declared more than once in this layer; table and view names must be unique."),
         );
     } else if let Some(layer) = other.get(name) {
         d.error(
-            path.clone(),
+            path(),
             "Duplicate table",
             format!(
                 "{name:?} already exists in the {} layer of the same schema; pick another name.",
@@ -367,20 +382,23 @@ fn duplicate_check(
 fn table_model(
     spec: &MedallionLayerSpec,
     t: &TableSpec,
-    path: &AttrPath,
+    path: &dyn Fn() -> AttrPath,
     schema: &str,
+    defaults: &mut HashMap<String, Result<String, String>>,
     d: &mut Diagnostics,
 ) -> Option<TableModel> {
     let errors_before = d.0.len();
     let defaulted = t.columns.is_empty() && spec.layer == Layer::Bronze;
-    let column_specs = if defaulted {
-        bronze_default_columns()
+    let bronze_columns;
+    let column_specs: &[ColumnSpec] = if defaulted {
+        bronze_columns = bronze_default_columns();
+        &bronze_columns
     } else {
-        t.columns.clone()
+        &t.columns
     };
     if column_specs.is_empty() {
         d.error(
-            path.at("columns"),
+            path().at("columns"),
             "Missing columns",
             format!(
                 "Table {:?} has no columns. Only bronze tables get default (raw ingestion) columns; \
@@ -393,10 +411,12 @@ fn table_model(
     let mut columns = Vec::new();
     let mut col_names = BTreeSet::new();
     for (j, c) in column_specs.iter().enumerate() {
-        let cp = path.at("columns").index(j);
-        if names::pg_identifier(&cp.at("name"), &c.name, d) && !col_names.insert(c.name.clone()) {
+        let cp = || path().at("columns").index(j);
+        if names::pg_identifier_at(|| cp().at("name"), &c.name, d)
+            && !col_names.insert(c.name.clone())
+        {
             d.error(
-                cp.at("name"),
+                cp().at("name"),
                 "Duplicate column",
                 format!("Column {:?} appears twice in table {:?}.", c.name, t.name),
             );
@@ -405,17 +425,20 @@ fn table_model(
             Ok(ty) => ty,
             Err(why) => {
                 // Kept under its raw type so rules and views naming it are still checked.
-                d.error(cp.at("type"), "Unknown column type", format!("{why}."));
+                d.error(cp().at("type"), "Unknown column type", format!("{why}."));
                 c.r#type.clone()
             }
         };
         let default = match &c.default {
             None => None,
-            Some(expr) => match sqlcheck::check_default(expr) {
-                Ok(sql) => Some(sql),
+            Some(expr) => match defaults
+                .entry(expr.clone())
+                .or_insert_with(|| sqlcheck::check_default(expr))
+            {
+                Ok(sql) => Some(sql.clone()),
                 Err(why) => {
                     d.error(
-                        cp.at("default"),
+                        cp().at("default"),
                         "Invalid default",
                         format!("The default of column {:?} is not valid: {why}.", c.name),
                     );
@@ -432,10 +455,13 @@ fn table_model(
         });
     }
     let col_list: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-    let check_cols = |attr: AttrPath, cols: &[String], what: &str, d: &mut Diagnostics| {
+    let check_cols = |attr: &dyn Fn() -> AttrPath,
+                      cols: &[String],
+                      what: &str,
+                      d: &mut Diagnostics| {
         if cols.is_empty() {
             d.error(
-                attr.clone(),
+                attr(),
                 format!("Empty {what}"),
                 format!("The {what} of table {:?} lists no columns.", t.name),
             );
@@ -443,7 +469,7 @@ fn table_model(
         for (k, c) in cols.iter().enumerate() {
             if !col_list.contains(c) {
                 d.error(
-                    attr.index(k),
+                    attr().index(k),
                     "Unknown column",
                     format!(
                         "The {what} of table {:?} names column {c:?}, which the table does not have.",
@@ -463,7 +489,7 @@ fn table_model(
     if pk.is_empty() {
         if matches!(spec.layer, Layer::Silver | Layer::Gold) {
             d.error(
-                path.at("primary_key"),
+                path().at("primary_key"),
                 "Missing primary key",
                 format!(
                     "Table {:?} has no primary key; {} tables are constrained and need one.",
@@ -473,7 +499,7 @@ fn table_model(
             );
         }
     } else {
-        check_cols(path.at("primary_key"), &pk, "primary key", d);
+        check_cols(&|| path().at("primary_key"), &pk, "primary key", d);
         constraints.push(constraint(
             object_name(&[&t.name], "pkey"),
             ConstraintKind::PrimaryKey,
@@ -481,7 +507,7 @@ fn table_model(
         ));
     }
     for (k, u) in t.unique.iter().enumerate() {
-        check_cols(path.at("unique").index(k), u, "unique key", d);
+        check_cols(&|| path().at("unique").index(k), u, "unique key", d);
         let mut parts = vec![t.name.as_str()];
         parts.extend(u.iter().map(String::as_str));
         constraints.push(constraint(
@@ -492,8 +518,8 @@ fn table_model(
     }
     let known_for_checks = Relations::new();
     for (k, c) in t.checks.iter().enumerate() {
-        let cp = path.at("checks").index(k);
-        names::pg_identifier(&cp.at("name"), &c.name, d);
+        let cp = || path().at("checks").index(k);
+        names::pg_identifier_at(|| cp().at("name"), &c.name, d);
         match sqlcheck::check_expr(&c.expression, schema, &t.name, &col_list, &known_for_checks) {
             Ok(e) => {
                 let mut m = constraint(
@@ -505,7 +531,7 @@ fn table_model(
                 constraints.push(m);
             }
             Err(why) => d.error(
-                cp.at("expression"),
+                cp().at("expression"),
                 "Invalid CHECK rule",
                 format!(
                     "Rule {:?} of table {:?} is not valid: {why}.",
@@ -525,11 +551,11 @@ fn table_model(
         });
     }
     for (k, ix) in index_specs.iter().enumerate() {
-        let ip = path.at("indexes").index(k);
-        check_cols(ip.at("columns"), &ix.columns, "index", d);
+        let ip = || path().at("indexes").index(k);
+        check_cols(&|| ip().at("columns"), &ix.columns, "index", d);
         let name = match &ix.name {
             Some(n) => {
-                names::pg_identifier(&ip.at("name"), n, d);
+                names::pg_identifier_at(|| ip().at("name"), n, d);
                 n.clone()
             }
             None => {
@@ -540,7 +566,7 @@ fn table_model(
         };
         if !INDEX_METHODS.contains(&ix.method.as_str()) {
             d.error(
-                ip.at("method"),
+                ip().at("method"),
                 "Unknown index method",
                 format!(
                     "{:?} is not an index method; use one of {}.",
@@ -560,7 +586,7 @@ fn table_model(
         Some(c) => {
             match columns.iter().find(|m| &m.name == c) {
                 None => d.error(
-                    path.at("retention_column"),
+                    path().at("retention_column"),
                     "Unknown column",
                     format!(
                         "Retention column {c:?} is not a column of table {:?}.",
@@ -568,7 +594,7 @@ fn table_model(
                     ),
                 ),
                 Some(m) if !types::is_temporal(&m.r#type) => d.error(
-                    path.at("retention_column"),
+                    path().at("retention_column"),
                     "Retention column is not a date",
                     format!(
                         "Retention is measured on a date or timestamp column; {c:?} is {}.",
