@@ -116,6 +116,8 @@ fn medallion_layer_lifecycle() -> Result<()> {
         ws.state_show("ipai_medallion_layer.silver")?
             .contains("acc/sales/silver")
     );
+    let noop = ws.plan()?;
+    assert_eq!(noop.code, 0, "an imported layer plans no change:\n{noop}");
 
     // Destroy is refused while deletion protection is on; nothing is dropped.
     let refused = ws.run_err(&["destroy", "-auto-approve", "-no-color"])?;

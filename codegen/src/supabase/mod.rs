@@ -52,10 +52,13 @@ pub fn metadata_migration(r: &Renderer) -> Result<Migration> {
 
 /// `<workbench>/supabase/migrations/<version>_<name>.sql`.
 pub fn migration_path(workbench: &str, m: &Migration) -> String {
-    format!(
-        "{workbench}/supabase/migrations/{}_{}.sql",
-        m.version, m.name
-    )
+    migration_file(workbench, &m.version, &m.name)
+}
+
+/// `<workbench>/supabase/migrations/<version>_<name>.sql` from a version and name (e.g. a
+/// ledger row's).
+pub fn migration_file(workbench: &str, version: &str, name: &str) -> String {
+    format!("{workbench}/supabase/migrations/{version}_{name}.sql")
 }
 
 /// `<workbench>/supabase/layers/<schema>.<layer>.json`: the summary other layers check against.
@@ -123,18 +126,45 @@ pub fn validate(
 /// summary file.
 pub fn medallion(spec: &MedallionLayerSpec, ctx: &LayerContext, r: &Renderer) -> Result<Expansion> {
     let (model, _) = validate(spec, ctx)?;
-    expand_model(&model, &plan::create(&model), 0, r)
+    expand_layer(spec, &model, &plan::create(&model), 0, r)
 }
 
-/// The expansion of `model` with the given plan as generation `generation`.
+/// The expansion of `model` with the given plan as generation `generation`; its summary
+/// file records no spec (see [`expand_layer`]).
 pub fn expand_model(
     model: &LayerModel,
     plan: &Plan,
     generation: u32,
     r: &Renderer,
 ) -> Result<Expansion> {
+    expand(None, model, plan, generation, r)
+}
+
+/// [`expand_model`] of `model` validated from `spec`, whose summary file records `spec` so
+/// that `terraform import` rebuilds the configuration as written.
+pub fn expand_layer(
+    spec: &MedallionLayerSpec,
+    model: &LayerModel,
+    plan: &Plan,
+    generation: u32,
+    r: &Renderer,
+) -> Result<Expansion> {
+    expand(Some(spec), model, plan, generation, r)
+}
+
+fn expand(
+    spec: Option<&MedallionLayerSpec>,
+    model: &LayerModel,
+    plan: &Plan,
+    generation: u32,
+    r: &Renderer,
+) -> Result<Expansion> {
     let mut exp = Expansion::default();
-    let summary = serde_json::to_string_pretty(&model.summary()).map_err(|e| Error::Template {
+    let summary = LayerSummary {
+        spec: spec.cloned(),
+        ..model.summary()
+    };
+    let summary = serde_json::to_string_pretty(&summary).map_err(|e| Error::Template {
         name: "layer summary".into(),
         message: e.to_string(),
     })? + "\n";
@@ -219,7 +249,14 @@ pub fn medallion_layers(
     }
     let mut exp = Expansion::default();
     for m in &models {
-        exp.merge(expand_model(m, &plan::create(m), 0, r)?);
+        let spec = layers
+            .iter()
+            .find(|s| s.workbench == m.workbench && s.schema == m.schema && s.layer == m.layer)
+            .ok_or_else(|| Error::Template {
+                name: "layer summary".into(),
+                message: format!("no spec for layer {}", m.resource_id()),
+            })?;
+        exp.merge(expand_layer(spec, m, &plan::create(m), 0, r)?);
     }
     Ok(exp)
 }

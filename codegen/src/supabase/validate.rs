@@ -65,7 +65,7 @@ pub struct RelationSummary {
 
 /// The public summary of a layer, written to `<workbench>/supabase/layers/<schema>.<layer>.json`
 /// so other layers can check their views and foreign keys against it at plan time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LayerSummary {
     /// Workbench.
     pub workbench: String,
@@ -75,6 +75,10 @@ pub struct LayerSummary {
     pub layer: Layer,
     /// Its tables and views.
     pub relations: Vec<RelationSummary>,
+    /// The spec the layer was generated from, from which `terraform import` rebuilds the
+    /// configuration exactly (the catalog reprints expressions); no secrets in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<MedallionLayerSpec>,
 }
 
 /// What a layer is checked against besides its own spec.
@@ -119,6 +123,7 @@ impl LayerModel {
             schema: self.schema.clone(),
             layer: self.layer,
             relations,
+            spec: None,
         }
     }
 }

@@ -93,6 +93,36 @@ async fn layer_context(
     Ok(out)
 }
 
+/// The spec recorded in the layer's summary file at `path` and its model, when the catalog
+/// (`seen`) still matches it: import then rebuilds the configuration as written, not as
+/// the catalog reprints it.
+async fn recorded_spec(
+    ctx: &Context,
+    path: &str,
+    seen: &LayerModel,
+) -> Result<Option<(MedallionLayerSpec, LayerModel)>, Diagnostics> {
+    let Some(text) = read_file(ctx, path.to_owned()).await? else {
+        return Ok(None);
+    };
+    let Some(spec) = serde_json::from_str::<LayerSummary>(&text)
+        .ok()
+        .and_then(|s| s.spec)
+    else {
+        return Ok(None);
+    };
+    let lctx = layer_context(ctx, &spec).await?;
+    Ok(match supabase::layer_model(&spec, &lctx) {
+        (Some(model), _)
+            if (&model.workbench, &model.schema, model.layer)
+                == (&seen.workbench, &seen.schema, seen.layer)
+                && plan::change(&model, seen).is_empty() =>
+        {
+            Some((spec, model))
+        }
+        _ => None,
+    })
+}
+
 async fn connect(ctx: &Context) -> Result<Option<Postgres>, Diagnostics> {
     match &ctx.config.database_url {
         None => Ok(None),
@@ -156,7 +186,7 @@ async fn plan_layer(
             (next, plan::create(&model), BTreeMap::new(), BTreeMap::new())
         }
     };
-    let mut expansion = supabase::expand_model(&model, &change, generation as u32, &renderer)
+    let mut expansion = supabase::expand_layer(spec, &model, &change, generation as u32, &renderer)
         .map_err(|e| internal("Rendering the migration failed", e))?;
     for m in &expansion.migrations {
         let path = supabase::migration_path(&model.workbench, m);
@@ -361,17 +391,34 @@ impl Resource for MedallionLayer {
                     format!("The database has no {} layer of workbench {workbench:?} in schema {schema:?} (ip_workbench.tables lists none).", layer.as_str()),
                 )
             })?;
-        let generation = db.ledger(id).await.map_err(pg_error)?.len() as i64 - 1;
-        let spec = supabase::spec_from_model(&seen);
+        let ledger = db.ledger(id).await.map_err(pg_error)?;
+        // The migration files still on disk as they were applied (checksum as in the
+        // ledger) are the layer's again, so the next plan neither rewrites nor forgets them.
+        let mut migrations = BTreeMap::new();
+        for entry in &ledger {
+            let path = supabase::migration_file(workbench, &entry.version, &entry.name);
+            if let Some(sql) = read_file(ctx, path.clone()).await?
+                && Migration::new(&entry.version, &entry.name, sql.as_str()).checksum
+                    == entry.checksum
+            {
+                migrations.insert(path, sql);
+            }
+        }
+        let summary = summary_path(workbench, schema, layer);
+        let files = hashes_on_disk(ctx, migrations.keys().cloned().chain([summary.clone()])).await;
+        let (spec, applied) = match recorded_spec(ctx, &summary, &seen).await? {
+            Some(exact) => exact,
+            None => (supabase::spec_from_model(&seen), seen),
+        };
         Ok((
             spec,
             MedallionLayerComputed {
                 id: id.to_owned(),
-                generation: generation.max(0),
-                applied_model: serde_json::to_string(&seen)
+                generation: (ledger.len() as i64 - 1).max(0),
+                applied_model: serde_json::to_string(&applied)
                     .map_err(|e| internal("Encoding the model failed", e))?,
-                files: BTreeMap::new(),
-                migrations: BTreeMap::new(),
+                files,
+                migrations,
             },
         ))
     }
