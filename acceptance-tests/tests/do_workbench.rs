@@ -465,6 +465,73 @@ fn destroy_keeps_a_registry_vpc_and_project_that_existed_before() -> Result<()> 
 }
 
 #[test]
+fn immutable_changes_are_refused_at_plan_and_nothing_changes() -> Result<()> {
+    let (sim, ws) = sim_and_workspace()?;
+    let base = config(&ws, &sim, 2, r#""litellm""#).replace(
+        "    node_count = 2\n",
+        "    node_count = 2\n    version    = \"1.33\"\n",
+    );
+    ws.write_config(&base)?;
+    ws.apply()?;
+    let writes = || {
+        sim.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .count()
+    };
+    let before = (writes(), sim.leftovers(), sim.clusters().len());
+    for (from, to, summary, path) in [
+        (
+            "region     = \"sgp1\"",
+            "region     = \"nyc1\"",
+            "The region cannot change in place",
+            "region",
+        ),
+        (
+            "10.20.0.0/16",
+            "10.30.0.0/16",
+            "The VPC range cannot change in place",
+            "vpc_cidr",
+        ),
+        (
+            "\"1.33\"",
+            "\"1.32\"",
+            "The Kubernetes version cannot change in place",
+            "cluster.version",
+        ),
+        (
+            "\"s-2vcpu-4gb\"",
+            "\"s-4vcpu-8gb\"",
+            "The default pool's node size cannot change in place",
+            "cluster.node_size",
+        ),
+    ] {
+        ws.write_config(&base.replace(from, to))?;
+        let plan = ws.plan_err()?;
+        assert!(plan.says(summary), "{to}: {plan}");
+        assert!(plan.says("It takes a new workbench"), "{plan}");
+        assert!(plan.says("Nothing was changed."), "{plan}");
+        // The attribute path makes terraform quote the changed line of the configuration.
+        assert!(plan.says(to), "{path}: {plan}");
+        assert_eq!(
+            (writes(), sim.leftovers(), sim.clusters().len()),
+            before,
+            "{to}: nothing touched"
+        );
+    }
+    ws.write_config(&base)?;
+    assert_eq!(
+        ws.plan()?.code,
+        0,
+        "the original configuration still matches"
+    );
+    ws.destroy()?;
+    assert_eq!(sim.leftovers(), [] as [String; 0]);
+    sim.assert_contract_clean();
+    Ok(())
+}
+
+#[test]
 fn cost_estimate_uses_live_prices_with_a_token_and_the_table_offline() -> Result<()> {
     let sim = DoSim::start(SimOptions::default())?;
     // m-4vcpu-32gb is not in the built-in table; the simulator sells it at $168.00.

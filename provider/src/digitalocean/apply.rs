@@ -338,7 +338,7 @@ fn rules_view(rules: &Value, side: &str) -> Vec<String> {
 
 /// Whether a live Kubernetes version satisfies the desired one (`latest`, a minor
 /// version such as `1.33`, or a full slug).
-fn version_matches(desired: &str, live: &str) -> bool {
+pub fn version_matches(desired: &str, live: &str) -> bool {
     desired == "latest" || desired == live || live.starts_with(&format!("{desired}."))
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::digitalocean::DoState;
+use crate::digitalocean::apply::version_matches;
 use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
     self, do_error, expansion_error, hashes_on_disk, read_for_import, remove_files, write_files,
@@ -75,6 +76,90 @@ fn computed(spec: &WorkbenchSpec, exp: &Expansion, in_do: bool) -> WorkbenchComp
     }
 }
 
+/// Changes DigitalOcean cannot make to the live VPC and cluster (region, range, version,
+/// the default pool's size), as plan diagnostics: `prior` and `planned` are summaries.
+/// Replacing the workbench instead would delete the cluster with everything running on
+/// it, so the plan is refused and the user decides.
+fn immutable_changes(
+    spec: &WorkbenchSpec,
+    prior: &BTreeMap<String, String>,
+    planned: &BTreeMap<String, String>,
+) -> Diagnostics {
+    let parse = |m: &BTreeMap<String, String>, name: &str| {
+        m.get(name)
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+            .filter(serde_json::Value::is_object)
+    };
+    let vpc = ipai_codegen::digitalocean::vpc_name(&spec.name);
+    let cluster = ipai_codegen::digitalocean::cluster_name(&spec.name);
+    let c = AttrPath::attr("cluster");
+    let mut changes: Vec<(AttrPath, &'static str, String, String)> = Vec::new();
+    let mut note =
+        |path: AttrPath, what: &'static str, old: &serde_json::Value, new: &serde_json::Value| {
+            if old != new && !changes.iter().any(|(p, ..)| *p == path) {
+                changes.push((path, what, old.to_string(), new.to_string()));
+            }
+        };
+    if let (Some(old), Some(new)) = (parse(prior, &vpc), parse(planned, &vpc)) {
+        note(
+            AttrPath::attr("region"),
+            "region",
+            &old["region"],
+            &new["region"],
+        );
+        note(
+            AttrPath::attr("vpc_cidr"),
+            "VPC range",
+            &old["ip_range"],
+            &new["ip_range"],
+        );
+    }
+    if let (Some(old), Some(new)) = (parse(prior, &cluster), parse(planned, &cluster)) {
+        note(
+            AttrPath::attr("region"),
+            "region",
+            &old["region"],
+            &new["region"],
+        );
+        let (o, n) = (
+            old["version"].as_str().unwrap_or_default(),
+            new["version"].as_str().unwrap_or_default(),
+        );
+        // `1.33` and its full slug `1.33.1-do.0` (or `latest`) are the same cluster.
+        if !(version_matches(n, o) || version_matches(o, n)) {
+            note(
+                c.at("version"),
+                "Kubernetes version",
+                &old["version"],
+                &new["version"],
+            );
+        }
+        let size = |v: &serde_json::Value| v["default_pool"]["size"].clone();
+        if !old["default_pool"].is_null() {
+            note(
+                c.at("node_size"),
+                "default pool's node size",
+                &size(&old),
+                &size(&new),
+            );
+        }
+    }
+    let mut d = Diagnostics::new();
+    for (path, what, old, new) in changes {
+        d.error(
+            path,
+            format!("The {what} cannot change in place"),
+            format!(
+                "The workbench's DigitalOcean objects have {what} {old}; DigitalOcean cannot \
+                 change it to {new} on a live VPC or cluster. It takes a new workbench (a new \
+                 name, move the workloads, then remove this one); an extra pool under \
+                 cluster.node_pools gives nodes of another size. Nothing was changed."
+            ),
+        );
+    }
+    d
+}
+
 /// With a token, the cost estimate uses DigitalOcean's live size prices (`/v2/sizes`)
 /// instead of the built-in table.
 fn priced(c: &mut WorkbenchComputed, exp: &Expansion, live: Option<&PriceTable>) {
@@ -129,6 +214,12 @@ impl Resource for Workbench {
         }
         ctx.note_planned(&spec.name, spec.clone());
         let mut planned = computed(spec, &exp, applier.is_some());
+        if let Some(p) = prior {
+            let d = immutable_changes(spec, &p.digitalocean, &planned.digitalocean);
+            if d.has_errors() {
+                return Err(d);
+            }
+        }
         priced(&mut planned, &exp, live_prices.as_ref());
         // The ids stay as they are unless something in DigitalOcean changes (then they
         // are known after apply).
