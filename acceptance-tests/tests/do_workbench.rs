@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 use ipai_acceptance_tests::do_sim::{DoSim, Fault, SimOptions};
-use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, hcl_string};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Run, Workspace, hcl_string};
 
 /// Workbench `acc` against the simulator (the token comes from the environment).
 fn config(ws: &Workspace, sim: &DoSim, node_count: u32, subdomains: &str) -> String {
@@ -44,6 +44,17 @@ fn sim_and_workspace() -> Result<(DoSim, Workspace)> {
     let mut ws = Workspace::new()?;
     ws.set_env("DIGITALOCEAN_TOKEN", sim.token());
     Ok((sim, ws))
+}
+
+/// `terraform destroy` of `ws`, which must leave nothing in the simulator (the cluster's
+/// load balancers and volumes included) and no request off the contract; its output, for
+/// the count of what was destroyed.
+fn destroy_leaves_nothing(sim: &DoSim, ws: &Workspace) -> Result<Run> {
+    let destroyed = ws.destroy()?;
+    assert_eq!(sim.leftovers(), [] as [String; 0], "destroy leaves nothing");
+    assert!(sim.load_balancers().is_empty() && sim.volumes().is_empty());
+    sim.assert_contract_clean();
+    Ok(destroyed)
 }
 
 /// `hcl` must fail at plan with every one of `expected`, and leave nothing created in the
@@ -152,11 +163,8 @@ fn workbench_lifecycle_against_the_simulator() -> Result<()> {
     assert_eq!(ws.plan()?.code, 0, "imported state matches");
     assert_eq!(sim.clusters().len(), 1);
 
-    let destroyed = ws.destroy()?;
+    let destroyed = destroy_leaves_nothing(&sim, &ws)?;
     assert!(destroyed.contains("1 destroyed"), "{destroyed}");
-    assert_eq!(sim.leftovers(), [] as [String; 0], "destroy leaves nothing");
-    assert!(sim.load_balancers().is_empty() && sim.volumes().is_empty());
-    sim.assert_contract_clean();
     Ok(())
 }
 
@@ -252,9 +260,7 @@ fn files_only_refuses_a_workbench_with_objects_in_digitalocean() -> Result<()> {
     // With files_only off again nothing changed and destroy removes everything.
     ws.write_config(&config(&ws, &sim, 2, r#""litellm""#))?;
     assert_eq!(ws.plan()?.code, 0);
-    ws.destroy()?;
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
-    sim.assert_contract_clean();
+    destroy_leaves_nothing(&sim, &ws)?;
     Ok(())
 }
 
@@ -308,15 +314,8 @@ fn a_failed_first_apply_is_in_state_and_destroy_removes_it() -> Result<()> {
     );
     assert!(!sim.leftovers().is_empty());
 
-    let destroyed = ws.destroy()?;
+    let destroyed = destroy_leaves_nothing(&sim, &ws)?;
     assert!(destroyed.contains("1 destroyed"), "{destroyed}");
-    assert_eq!(
-        sim.leftovers(),
-        [] as [String; 0],
-        "destroy found everything"
-    );
-    assert!(sim.load_balancers().is_empty() && sim.volumes().is_empty());
-    sim.assert_contract_clean();
     Ok(())
 }
 
@@ -367,9 +366,7 @@ fn a_failed_apply_fixed_and_applied_again_leaves_no_twins() -> Result<()> {
     assert_eq!(a_records, 2, "no twin record");
     assert_eq!(sim.uptime_checks().len(), 2, "no twin check");
     assert_eq!(ws.plan()?.code, 0);
-    ws.destroy()?;
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
-    sim.assert_contract_clean();
+    destroy_leaves_nothing(&sim, &ws)?;
     Ok(())
 }
 
@@ -525,9 +522,7 @@ fn immutable_changes_are_refused_at_plan_and_nothing_changes() -> Result<()> {
         0,
         "the original configuration still matches"
     );
-    ws.destroy()?;
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
-    sim.assert_contract_clean();
+    destroy_leaves_nothing(&sim, &ws)?;
     Ok(())
 }
 
@@ -557,9 +552,7 @@ fn cost_estimate_uses_live_prices_with_a_token_and_the_table_offline() -> Result
     let live = cost(&online)?;
     assert_eq!(live - table, 2.0 * 168.0, "live {live}, table {table}");
     assert_eq!(online.plan()?.code, 0, "the live estimate is stable");
-    online.destroy()?;
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
-    sim.assert_contract_clean();
+    destroy_leaves_nothing(&sim, &online)?;
     Ok(())
 }
 
@@ -711,10 +704,8 @@ fn ocr_stack_gpu_pool_lifecycle_against_the_simulator() -> Result<()> {
     assert_eq!(ws.plan()?.code, 0);
 
     // Terraform destroys the stack (its pool) before the workbench.
-    let destroyed = ws.destroy()?;
+    let destroyed = destroy_leaves_nothing(&sim, &ws)?;
     assert!(destroyed.contains("2 destroyed"), "{destroyed}");
-    assert_eq!(sim.leftovers(), [] as [String; 0], "destroy leaves nothing");
-    sim.assert_contract_clean();
     Ok(())
 }
 
@@ -791,8 +782,6 @@ fn ocr_gpu_pool_faults_leave_no_twins_and_a_failed_create_keeps_its_id() -> Resu
     assert_ne!(second, first, "the half-made pool was replaced");
     assert_eq!(ws.plan()?.code, 0);
 
-    ws.destroy()?;
-    assert_eq!(sim.leftovers(), [] as [String; 0]);
-    sim.assert_contract_clean();
+    destroy_leaves_nothing(&sim, &ws)?;
     Ok(())
 }
