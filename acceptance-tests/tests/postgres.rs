@@ -1,15 +1,16 @@
 //! The postgres applier against a real, throwaway PostgreSQL 15 with the Supabase roles:
 //! the seed medallion applies, RLS holds the way PostgREST sees it, updates run in place,
-//! data loss is refused, a failed migration changes nothing and applies serialise.
+//! data loss is refused, a failed migration changes nothing, applies serialise and all of it
+//! works through a transaction-mode pooler.
 
 use std::path::Path;
 use std::time::Duration;
 
-use ipai_acceptance_tests::postgres::TestPostgres;
+use ipai_acceptance_tests::postgres::{TestPgBouncer, TestPostgres};
 use ipai_codegen::spec::{BundleSpec, MedallionLayerSpec, source};
 use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan};
 use ipai_codegen::{Migration, Renderer};
-use ipai_provider::postgres::{Error, Postgres, introspect};
+use ipai_provider::postgres::{Error, Postgres};
 use serde_json::json;
 use tokio_postgres::NoTls;
 
@@ -91,7 +92,8 @@ async fn seed_medallion_applies_and_rls_holds_as_postgrest_sees_it() {
     }
     // The catalog matches what the specs asked for: no drift right after apply.
     for m in scout.iter().chain(&ledger) {
-        let seen = introspect(db.client(), &m.workbench, &m.schema, m.layer)
+        let seen = db
+            .introspect(&m.workbench, &m.schema, m.layer)
             .await
             .unwrap()
             .unwrap();
@@ -277,7 +279,8 @@ async fn updates_run_in_place_and_data_loss_is_refused() {
             .unwrap(),
         "o1:web\no2:web\n"
     );
-    let seen = introspect(db.client(), "wb", "sales", v1.layer)
+    let seen = db
+        .introspect("wb", "sales", v1.layer)
         .await
         .unwrap()
         .unwrap();
@@ -289,7 +292,8 @@ async fn updates_run_in_place_and_data_loss_is_refused() {
     // A hand change is drift: the planner puts the column back.
     pg.psql("ALTER TABLE sales.orders DROP COLUMN channel")
         .unwrap();
-    let seen = introspect(db.client(), "wb", "sales", v1.layer)
+    let seen = db
+        .introspect("wb", "sales", v1.layer)
         .await
         .unwrap()
         .unwrap();
@@ -341,7 +345,8 @@ async fn a_failed_migration_leaves_the_database_as_it_was() {
 
     let after = pg.psql("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'sales'").unwrap();
     assert_eq!(before, after);
-    let seen = introspect(db.client(), "wb", "sales", v0.layer)
+    let seen = db
+        .introspect("wb", "sales", v0.layer)
         .await
         .unwrap()
         .unwrap();
@@ -428,9 +433,53 @@ async fn dropping_tables_with_rows_needs_force_destroy() {
         "t"
     );
     assert!(
-        introspect(db.client(), "wb", "sales", v0.layer)
+        db.introspect("wb", "sales", v0.layer)
             .await
             .unwrap()
             .is_none()
     );
+}
+
+/// Supabase's pooler on port 6543 runs in transaction mode: a statement prepared under a name
+/// is gone by the next transaction. The applier's apply, read and re-apply all get through.
+#[tokio::test]
+async fn applies_and_reads_through_a_transaction_pooler() {
+    if !TestPgBouncer::available() {
+        panic!("pgbouncer is not installed: run scripts/setup.sh");
+    }
+    let pg = TestPostgres::start().unwrap();
+    let bouncer = TestPgBouncer::start(&pg).unwrap();
+    let url = bouncer.url_as("postgres");
+
+    // The pooler really breaks named prepared statements (what tokio-postgres's `query` uses).
+    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let named = client.query("SELECT $1::text", &[&"x"]).await;
+    let err = named.expect_err("a named prepared statement survived the transaction pooler");
+    let message = err.as_db_error().map(|d| d.message().to_owned());
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("does not exist")),
+        "{err:?}\n{}",
+        bouncer.log()
+    );
+
+    let r = Renderer::embedded().unwrap();
+    let mut db = Postgres::connect(&url).await.unwrap();
+    let scout = apply_bundle(&mut db, &bundle("seed.yaml"), &r).await;
+    for m in &scout {
+        let seen = db
+            .introspect(&m.workbench, &m.schema, m.layer)
+            .await
+            .unwrap()
+            .unwrap();
+        let drift = plan::change(&seen, m).render(&r).unwrap();
+        assert!(drift.is_empty(), "{}: {drift:#?}", m.resource_id());
+        let mig = supabase::migration(m, &plan::create(m), 0, &r).unwrap();
+        let again = db.apply(&m.workbench, &m.resource_id(), &[mig]).await;
+        assert!(again.unwrap().is_empty(), "second apply is a no-op");
+        assert_eq!(db.ledger(&m.resource_id()).await.unwrap().len(), 1);
+    }
+    assert!(!scout.is_empty());
 }

@@ -12,34 +12,37 @@ use ipai_codegen::supabase::model::{
 };
 use tokio_postgres::GenericClient;
 
-use super::Result;
+use super::{Result, query_row, query_rows};
 
 /// The layer `layer` of `schema` as the catalog has it: the tables and views
 /// `ip_workbench.tables` registers for it that still exist. `None` when nothing is there.
-pub async fn introspect(
+pub(super) async fn introspect(
     client: &impl GenericClient,
     workbench: &str,
     schema: &str,
     layer: Layer,
 ) -> Result<Option<LayerModel>> {
-    let registry: bool = client
-        .query_one("SELECT to_regclass('ip_workbench.tables') IS NOT NULL", &[])
-        .await?
-        .get(0);
+    let registry: bool = query_row(
+        client,
+        "SELECT to_regclass('ip_workbench.tables') IS NOT NULL",
+        &[],
+    )
+    .await?
+    .get(0);
     if !registry {
         return Ok(None);
     }
-    let rows = client
-        .query(
-            "SELECT t.table_name, c.relkind::text, t.retention_days, t.retention_column, t.comment \
+    let rows = query_rows(
+        client,
+        "SELECT t.table_name, c.relkind::text, t.retention_days, t.retention_column, t.comment \
              FROM ip_workbench.tables t \
              JOIN pg_namespace n ON n.nspname = t.schema_name \
              JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name \
              WHERE t.workbench = $1 AND t.schema_name = $2 AND t.layer = $3 \
              ORDER BY c.oid",
-            &[&workbench, &schema, &layer.as_str()],
-        )
-        .await?;
+        &[&workbench, &schema, &layer.as_str()],
+    )
+    .await?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -59,19 +62,22 @@ pub async fn introspect(
         let retention: Option<i32> = row.get(2);
         let qualified = quote_qualified(schema, &name);
         let grants = grants(client, &qualified).await?;
-        let comment: Option<String> = client
-            .query_one(
-                "SELECT obj_description($1::text::regclass, 'pg_class')",
+        let comment: Option<String> = query_row(
+            client,
+            "SELECT obj_description($1::text::regclass, 'pg_class')",
+            &[&qualified],
+        )
+        .await?
+        .get(0);
+        let columns = columns(client, &qualified).await?;
+        if kind == "v" {
+            let query: String = query_row(
+                client,
+                "SELECT pg_get_viewdef($1::text::regclass)",
                 &[&qualified],
             )
             .await?
             .get(0);
-        let columns = columns(client, &qualified).await?;
-        if kind == "v" {
-            let query: String = client
-                .query_one("SELECT pg_get_viewdef($1::text::regclass)", &[&qualified])
-                .await?
-                .get(0);
             model.views.push(ViewModel {
                 name,
                 query: query.trim().trim_end_matches(';').to_owned(),
@@ -85,13 +91,13 @@ pub async fn introspect(
             model.retention_days = retention.map(i64::from);
         }
         let (constraints, foreign_keys) = constraints(client, &qualified).await?;
-        let rls: bool = client
-            .query_one(
-                "SELECT relrowsecurity FROM pg_class WHERE oid = $1::text::regclass",
-                &[&qualified],
-            )
-            .await?
-            .get(0);
+        let rls: bool = query_row(
+            client,
+            "SELECT relrowsecurity FROM pg_class WHERE oid = $1::text::regclass",
+            &[&qualified],
+        )
+        .await?
+        .get(0);
         model.tables.push(TableModel {
             indexes: indexes(client, &qualified).await?,
             policies: policies(client, schema, &name).await?,
@@ -109,17 +115,17 @@ pub async fn introspect(
 }
 
 async fn columns(client: &impl GenericClient, qualified: &str) -> Result<Vec<ColumnModel>> {
-    let rows = client
-        .query(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, \
+    let rows = query_rows(
+        client,
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, \
                     pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum) \
              FROM pg_attribute a \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attnum",
-            &[&qualified],
-        )
-        .await?;
+        &[&qualified],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| ColumnModel {
@@ -136,8 +142,7 @@ async fn constraints(
     client: &impl GenericClient,
     qualified: &str,
 ) -> Result<(Vec<ConstraintModel>, Vec<ConstraintModel>)> {
-    let rows = client
-        .query(
+    let rows = query_rows(client,
             "SELECT c.conname::text, c.contype::text, \
                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o) \
                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o), \
@@ -200,8 +205,7 @@ async fn constraints(
 }
 
 async fn indexes(client: &impl GenericClient, qualified: &str) -> Result<Vec<IndexModel>> {
-    let rows = client
-        .query(
+    let rows = query_rows(client,
             "SELECT i.relname::text, ix.indisunique, am.amname::text, \
                ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, o) \
                      JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.n ORDER BY k.o) \
@@ -232,13 +236,13 @@ async fn policies(
     schema: &str,
     table: &str,
 ) -> Result<Vec<PolicyModel>> {
-    let rows = client
-        .query(
-            "SELECT policyname::text, cmd, roles::text[], qual, with_check, permissive \
+    let rows = query_rows(
+        client,
+        "SELECT policyname::text, cmd, roles::text[], qual, with_check, permissive \
              FROM pg_policies WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname",
-            &[&schema, &table],
-        )
-        .await?;
+        &[&schema, &table],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -259,15 +263,15 @@ async fn grants(
     client: &impl GenericClient,
     qualified: &str,
 ) -> Result<BTreeMap<String, BTreeSet<String>>> {
-    let rows = client
-        .query(
-            "SELECT r.rolname::text, a.privilege_type \
+    let rows = query_rows(
+        client,
+        "SELECT r.rolname::text, a.privilege_type \
              FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a \
              JOIN pg_roles r ON r.oid = a.grantee \
              WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner",
-            &[&qualified],
-        )
-        .await?;
+        &[&qualified],
+    )
+    .await?;
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for r in rows {
         out.entry(r.get(0)).or_default().insert(r.get(1));

@@ -11,10 +11,11 @@ mod catalog;
 use std::sync::Arc;
 
 use ipai_codegen::Migration;
+use ipai_codegen::spec::medallion::Layer;
+use ipai_codegen::supabase::model::LayerModel;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config};
-
-pub use catalog::introspect;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, GenericClient, Row};
 
 /// What can go wrong talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,32 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// `params`, every one a text parameter. Every parameterised statement here goes out as an
+/// unnamed statement (`query_typed`: Parse, Bind and Execute in one round trip): named
+/// prepared statements break behind transaction-mode poolers (Supavisor and PgBouncer on
+/// Supabase's port 6543), where the next statement may reach another server connection.
+fn texts<'a>(params: &[&'a (dyn ToSql + Sync)]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params.iter().map(|p| (*p, Type::TEXT)).collect()
+}
+
+/// The rows of `sql` with text `params`, as an unnamed statement (see [`texts`]).
+async fn query_rows(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>> {
+    Ok(client.query_typed(sql, &texts(params)).await?)
+}
+
+/// The one row of `sql` with text `params`, as an unnamed statement (see [`texts`]).
+async fn query_row(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row> {
+    Ok(client.query_typed_one(sql, &texts(params)).await?)
+}
+
 /// Result with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -145,9 +172,15 @@ impl Postgres {
         Ok(Self { client })
     }
 
-    /// The underlying client.
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The layer `layer` of `schema` as the catalog has it (see [`catalog::introspect`]);
+    /// `None` when nothing of it is there.
+    pub async fn introspect(
+        &self,
+        workbench: &str,
+        schema: &str,
+        layer: Layer,
+    ) -> Result<Option<LayerModel>> {
+        catalog::introspect(&self.client, workbench, schema, layer).await
     }
 
     /// Applies `migrations` of `resource` in order, each in its own transaction under the
@@ -176,7 +209,8 @@ impl Postgres {
         refuse_rows_in: Option<(&str, &[String])>,
     ) -> Result<bool> {
         let tx = self.client.transaction().await?;
-        tx.execute(
+        query_rows(
+            &tx,
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&format!("ipai/{workbench}")],
         )
@@ -210,9 +244,9 @@ impl Postgres {
             message: describe(&e),
         };
         tx.batch_execute(&m.sql).await.map_err(failed)?;
-        tx.execute(
+        tx.execute_typed(
             "INSERT INTO ip_workbench.migrations (resource, version, name, checksum) VALUES ($1, $2, $3, $4)",
-            &[&resource, &m.version, &m.name, &m.checksum],
+            &texts(&[&resource, &m.version, &m.name, &m.checksum]),
         )
         .await
         .map_err(failed)?;
@@ -225,9 +259,8 @@ impl Postgres {
         if !self.ledger_exists().await? {
             return Ok(Vec::new());
         }
-        let rows = self
-            .client
-            .query(
+        let rows = query_rows(
+                &self.client,
                 "SELECT version, name, checksum FROM ip_workbench.migrations WHERE resource = $1 ORDER BY version",
                 &[&resource],
             )
@@ -243,13 +276,12 @@ impl Postgres {
     }
 
     async fn ledger_exists(&self) -> Result<bool> {
-        let row = self
-            .client
-            .query_one(
-                "SELECT to_regclass('ip_workbench.migrations') IS NOT NULL",
-                &[],
-            )
-            .await?;
+        let row = query_row(
+            &self.client,
+            "SELECT to_regclass('ip_workbench.migrations') IS NOT NULL",
+            &[],
+        )
+        .await?;
         Ok(row.get(0))
     }
 
@@ -283,13 +315,13 @@ async fn non_empty_tables(
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for t in tables {
-        let exists: bool = client
-            .query_one(
-                "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
-                &[&schema, t],
-            )
-            .await?
-            .get(0);
+        let exists: bool = query_row(
+            client,
+            "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+            &[&schema, t],
+        )
+        .await?
+        .get(0);
         if !exists {
             continue;
         }
@@ -298,7 +330,7 @@ async fn non_empty_tables(
             "SELECT EXISTS (SELECT 1 FROM {})",
             ipai_codegen::sql::quote_qualified(schema, t)
         );
-        if client.query_one(&sql, &[]).await?.get::<_, bool>(0) {
+        if query_row(client, &sql, &[]).await?.get::<_, bool>(0) {
             out.push(t.clone());
         }
     }
@@ -310,20 +342,20 @@ async fn ledger_checksum(
     resource: &str,
     version: &str,
 ) -> Result<Option<String>> {
-    let exists: bool = tx
-        .query_one(
-            "SELECT to_regclass('ip_workbench.migrations') IS NOT NULL",
-            &[],
-        )
-        .await?
-        .get(0);
+    let exists: bool = query_row(
+        tx,
+        "SELECT to_regclass('ip_workbench.migrations') IS NOT NULL",
+        &[],
+    )
+    .await?
+    .get(0);
     if !exists {
         return Ok(None);
     }
     let row = tx
-        .query_opt(
+        .query_typed_opt(
             "SELECT checksum FROM ip_workbench.migrations WHERE resource = $1 AND version = $2",
-            &[&resource, &version],
+            &texts(&[&resource, &version]),
         )
         .await?;
     Ok(row.map(|r| r.get(0)))

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::framework::{ApplyFailure, Resource};
-use crate::postgres::{self, Postgres, introspect};
+use crate::postgres::{self, Postgres};
 use crate::resources::{blocking, hashes_on_disk, remove_files, write_files};
 
 /// The `ipai_medallion_layer` resource.
@@ -289,7 +289,8 @@ impl Resource for MedallionLayer {
         let Some(db) = connect(ctx).await? else {
             return Ok(Some(state.clone()));
         };
-        let seen = introspect(db.client(), &spec.workbench, &spec.schema, spec.layer)
+        let seen = db
+            .introspect(&spec.workbench, &spec.schema, spec.layer)
             .await
             .map_err(pg_error)?;
         let Some(seen) = seen else {
@@ -381,7 +382,7 @@ impl Resource for MedallionLayer {
                 "A layer is imported from the database catalog; set the provider's database_url.",
             ));
         };
-        let seen = introspect(db.client(), workbench, schema, layer)
+        let seen = db.introspect(workbench, schema, layer)
             .await
             .map_err(pg_error)?
             .ok_or_else(|| {
