@@ -354,4 +354,13 @@ fn versions_are_deterministic_and_ordered() {
     assert!(meta.version < a.version);
     assert_eq!(a.name, "scout_silver");
     assert_eq!(next.name, "scout_silver_change_1");
+    // The drop is named as one and numbered after the last change.
+    let drop = supabase::drop_migration(&m, &supabase::plan::drop(&m), 2, &r).unwrap();
+    assert_eq!(drop.name, "scout_silver_drop");
+    assert!(
+        next.version < drop.version,
+        "{} {}",
+        next.version,
+        drop.version
+    );
 }

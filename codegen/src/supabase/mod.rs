@@ -81,23 +81,50 @@ pub fn version(rank: u8, schema: &str, generation: u32) -> String {
     format!("{rank}{schema_digits:05}{generation:08}")
 }
 
-/// Renders a plan as one migration of layer `m`.
+/// Renders a plan as one migration of layer `m`: generation 0 creates the layer
+/// (`<schema>_<layer>`), each later one changes it (`<schema>_<layer>_change_<generation>`).
 pub fn migration(m: &LayerModel, plan: &Plan, generation: u32, r: &Renderer) -> Result<Migration> {
-    let version = version(m.layer.rank(), &m.schema, generation);
-    let name = if generation == 0 {
-        format!("{}_{}", m.schema, m.layer.as_str())
+    let (name, title) = if generation == 0 {
+        (
+            format!("{}_{}", m.schema, m.layer.as_str()),
+            format!("{} layer of schema {}", m.layer.as_str(), m.schema),
+        )
     } else {
-        format!("{}_{}_change_{generation}", m.schema, m.layer.as_str())
-    };
-    let title = if generation == 0 {
-        format!("{} layer of schema {}", m.layer.as_str(), m.schema)
-    } else {
-        format!(
-            "{} layer of schema {}: change {generation}",
-            m.layer.as_str(),
-            m.schema
+        (
+            format!("{}_{}_change_{generation}", m.schema, m.layer.as_str()),
+            format!(
+                "{} layer of schema {}: change {generation}",
+                m.layer.as_str(),
+                m.schema
+            ),
         )
     };
+    render_migration(m, plan, generation, name, title, r)
+}
+
+/// Renders the plan that drops layer `m` (see [`plan::drop`]) as its migration
+/// `<schema>_<layer>_drop`, numbered as the generation after the layer's last change so
+/// versions keep growing (a layer created again after a drop continues from there).
+pub fn drop_migration(
+    m: &LayerModel,
+    plan: &Plan,
+    generation: u32,
+    r: &Renderer,
+) -> Result<Migration> {
+    let name = format!("{}_{}_drop", m.schema, m.layer.as_str());
+    let title = format!("{} layer of schema {}: dropped", m.layer.as_str(), m.schema);
+    render_migration(m, plan, generation, name, title, r)
+}
+
+fn render_migration(
+    m: &LayerModel,
+    plan: &Plan,
+    generation: u32,
+    name: String,
+    title: String,
+    r: &Renderer,
+) -> Result<Migration> {
+    let version = version(m.layer.rank(), &m.schema, generation);
     let statements = plan.render(r)?.into_iter().map(Value::String).collect();
     let sql = r.render_context(
         "supabase/migration.sql",

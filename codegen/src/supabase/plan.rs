@@ -414,6 +414,12 @@ fn drop_foreign_keys<'a>(
 
 /// The smallest change from `prev` to `next`. When either model comes from a catalog
 /// (not `exact`), expressions are compared by name only, since PostgreSQL reprints them.
+///
+/// Everything that goes is dropped before anything is created, so a new table, index or
+/// key may take the name of one that goes (index and key names are unique per schema).
+/// What PostgreSQL refuses to keep across a change is dropped first and created again
+/// after it, in the same migration: the policies and foreign keys on a retyped column,
+/// the foreign keys into a key that changes, and the views (they may read any column).
 pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     let exact = prev.exact && next.exact;
     let mut p = Plan::default();
@@ -423,6 +429,63 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     let next_tables: HashMap<&str, &TableModel> =
         next.tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let next_views: HashSet<&str> = next.views.iter().map(|v| v.name.as_str()).collect();
+    let kept = |old: &'_ TableModel| next_tables.get(old.name.as_str()).copied();
+
+    // Kept tables' columns whose type changes.
+    let retyped: HashMap<&str, HashSet<&str>> = prev
+        .tables
+        .iter()
+        .filter_map(|old| {
+            let t = kept(old)?;
+            let cols: HashSet<&str> = old
+                .columns
+                .iter()
+                .filter(|c| t.column(&c.name).is_some_and(|n| n.r#type != c.r#type))
+                .map(|c| c.name.as_str())
+                .collect();
+            (!cols.is_empty()).then_some((old.name.as_str(), cols))
+        })
+        .collect();
+    // Kept tables losing a primary or unique key a foreign key may depend on.
+    let rekeyed: HashSet<&str> = prev
+        .tables
+        .iter()
+        .filter(|old| {
+            kept(old).is_some_and(|t| {
+                old.constraints.iter().any(|c| {
+                    matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
+                        && t.constraints.iter().all(|n| !same_constraint(c, n, exact))
+                })
+            })
+        })
+        .map(|t| t.name.as_str())
+        .collect();
+    // A kept foreign key PostgreSQL would refuse to keep: its columns or the ones it
+    // references change type, or the key it references is dropped.
+    let rebuilt_fk = |table: &str, fk: &ConstraintModel| {
+        let retyped_in = |t: &str, cols: &[String]| {
+            retyped
+                .get(t)
+                .is_some_and(|r| cols.iter().any(|c| r.contains(c.as_str())))
+        };
+        retyped_in(table, &fk.columns)
+            || (fk.ref_schema.as_deref() == Some(prev.schema.as_str())
+                && fk
+                    .ref_table
+                    .as_deref()
+                    .is_some_and(|rt| rekeyed.contains(rt) || retyped_in(rt, &fk.ref_columns)))
+    };
+
+    // A policy PostgreSQL would refuse to keep: it names a retyped column of its table, or
+    // the table itself (a whole-row reference reads every column).
+    let reads_retyped = |table: &str, pol: &PolicyModel| {
+        retyped.get(table).is_some_and(|cols| {
+            [&pol.using, &pol.with_check]
+                .into_iter()
+                .flatten()
+                .any(|sql| mentions(sql, table) || cols.iter().any(|c| mentions(sql, c)))
+        })
+    };
 
     // Views depend on columns: drop the first changed one and every later one, recreate after.
     let first_changed_view = (0..prev.views.len().max(next.views.len()))
@@ -432,16 +495,19 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         })
         .unwrap_or(prev.views.len());
     // A dropped or retyped column may be read by any view: rebuild them all.
-    let columns_lost = prev.tables.iter().any(|old| {
-        next_tables.get(old.name.as_str()).is_some_and(|t| {
-            old.columns
-                .iter()
-                .any(|c| t.column(&c.name).is_none_or(|n| n.r#type != c.r#type))
-        })
-    });
+    let columns_lost = !retyped.is_empty()
+        || prev.tables.iter().any(|old| {
+            kept(old).is_some_and(|t| old.columns.iter().any(|c| t.column(&c.name).is_none()))
+        });
     let first_changed_view = if columns_lost { 0 } else { first_changed_view };
     for v in prev.views.iter().skip(first_changed_view).rev() {
-        drop_view(&mut p, prev, v);
+        let mut r = Relation::new(&prev.schema, &v.name);
+        r.drop_view = true;
+        // Forgotten now, so a table taking its name is registered after.
+        if !next_views.contains(v.name.as_str()) {
+            r.unregister = Some(unregister(prev, &v.name));
+        }
+        p.relation(r);
     }
 
     let new_roles: BTreeSet<&String> = roles(next).difference(&roles(prev)).copied().collect();
@@ -449,46 +515,64 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         schema(&mut p, next);
     }
 
-    // A dropped table's foreign keys go first (they may hold keys of kept tables that
-    // change); the table itself goes once no kept table's foreign key references it.
+    // Foreign keys go first: those of dropped tables (they may hold keys of kept tables
+    // that change), removed or changed ones, and the ones PostgreSQL would not keep.
     let mut dropped = Vec::new();
-    for (ti, t) in prev.tables.iter().enumerate() {
-        if !next_tables.contains_key(t.name.as_str()) {
-            dropped.push(t);
-            p.destructive.push(Destructive {
-                path: AttrPath::attr("tables"),
-                what: format!(
-                    "drop table {}.{} (table {ti} of the previous spec)",
-                    prev.schema, t.name
-                ),
-            });
+    let mut rebuilt_fks: HashMap<&str, Vec<&ConstraintModel>> = HashMap::new();
+    for (ti, old) in prev.tables.iter().enumerate() {
+        let mut r = Relation::new(&prev.schema, &old.name);
+        match kept(old) {
+            None => {
+                dropped.push(old);
+                p.destructive.push(Destructive {
+                    path: AttrPath::attr("tables"),
+                    what: format!(
+                        "drop table {}.{} (table {ti} of the previous spec)",
+                        prev.schema, old.name
+                    ),
+                });
+                r.drop_constraints = old
+                    .foreign_keys
+                    .iter()
+                    .map(|fk| quote_ident(&fk.name))
+                    .collect();
+            }
+            Some(t) => {
+                for fk in &old.foreign_keys {
+                    match t
+                        .foreign_keys
+                        .iter()
+                        .find(|n| same_constraint(fk, n, exact))
+                    {
+                        None => r.drop_constraints.push(quote_ident(&fk.name)),
+                        Some(n) if rebuilt_fk(&old.name, fk) => {
+                            r.drop_constraints.push(quote_ident(&fk.name));
+                            rebuilt_fks.entry(t.name.as_str()).or_default().push(n);
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
         }
+        p.relation(r);
     }
-    drop_foreign_keys(&mut p, prev, dropped.iter().copied());
 
-    // Foreign keys are added once every table exists, new ones of kept tables too.
-    let mut added_fks: Vec<(&TableModel, Vec<&ConstraintModel>)> = Vec::new();
+    // Then what goes from kept tables; a retyped column's policies go too (PostgreSQL
+    // refuses to retype a column a policy reads) and come back below.
     for (ti, t) in next.tables.iter().enumerate() {
-        let tpath = AttrPath::attr("tables").index(ti);
         let Some(&old) = prev_tables.get(t.name.as_str()) else {
-            create_table(&mut p, next, t);
-            added_fks.push((t, t.foreign_keys.iter().collect()));
             continue;
         };
         let mut r = Relation::new(&next.schema, &t.name);
         for pol in &old.policies {
-            if t.policies.iter().all(|n| !same_policy(pol, n, exact)) {
+            if reads_retyped(&t.name, pol) || t.policies.iter().all(|n| !same_policy(pol, n, exact))
+            {
                 r.drop_policies.push(quote_ident(&pol.name));
             }
         }
-        for (olds, news) in [
-            (&old.foreign_keys, &t.foreign_keys),
-            (&old.constraints, &t.constraints),
-        ] {
-            for c in olds {
-                if news.iter().all(|n| !same_constraint(c, n, exact)) {
-                    r.drop_constraints.push(quote_ident(&c.name));
-                }
+        for c in &old.constraints {
+            if t.constraints.iter().all(|n| !same_constraint(c, n, exact)) {
+                r.drop_constraints.push(quote_ident(&c.name));
             }
         }
         for ix in &old.indexes {
@@ -500,11 +584,28 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             if t.column(&c.name).is_none() {
                 r.drop_columns.push(quote_ident(&c.name));
                 p.destructive.push(Destructive {
-                    path: tpath.at("columns"),
+                    path: AttrPath::attr("tables").index(ti).at("columns"),
                     what: format!("drop column {}.{}.{}", next.schema, t.name, c.name),
                 });
             }
         }
+        p.relation(r);
+    }
+    // Once no kept table's foreign key references them.
+    for t in dropped.iter().rev() {
+        p.relation(drop_table(prev, t));
+    }
+
+    // Foreign keys are added once every table exists, new ones of kept tables too.
+    let mut added_fks: Vec<(&TableModel, Vec<&ConstraintModel>)> = Vec::new();
+    for (ti, t) in next.tables.iter().enumerate() {
+        let tpath = AttrPath::attr("tables").index(ti);
+        let Some(&old) = prev_tables.get(t.name.as_str()) else {
+            create_table(&mut p, next, t);
+            added_fks.push((t, t.foreign_keys.iter().collect()));
+            continue;
+        };
+        let mut r = Relation::new(&next.schema, &t.name);
         for (ci, c) in t.columns.iter().enumerate() {
             let change = match old.column(&c.name) {
                 None => Some(ColumnChange {
@@ -526,11 +627,12 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
                 r.add_constraints.push(constraint(c));
             }
         }
-        let fks: Vec<&ConstraintModel> = t
+        let mut fks: Vec<&ConstraintModel> = t
             .foreign_keys
             .iter()
             .filter(|c| added(&old.foreign_keys, c))
             .collect();
+        fks.extend(rebuilt_fks.remove(t.name.as_str()).unwrap_or_default());
         if !fks.is_empty() {
             added_fks.push((t, fks));
         }
@@ -543,7 +645,12 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             r.rls = Some(Rls { enabled: t.rls });
         }
         for pol in &t.policies {
-            if old.policies.iter().all(|o| !same_policy(o, pol, exact)) {
+            // A kept policy dropped above for a retyped column comes back too.
+            if old
+                .policies
+                .iter()
+                .all(|o| !same_policy(o, pol, exact) || reads_retyped(&t.name, o))
+            {
                 r.create_policies.push(policy(pol));
             }
         }
@@ -575,10 +682,6 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         }
         p.relation(r);
     }
-    // After the loop above dropped the foreign keys of kept tables into them.
-    for t in dropped.iter().rev() {
-        p.relation(drop_table(prev, t));
-    }
     for (t, fks) in added_fks {
         add_constraints(&mut p, next, t, fks);
     }
@@ -597,14 +700,16 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             p.relation(r);
         }
     }
-    for v in &prev.views {
-        if !next_views.contains(v.name.as_str()) {
-            let mut r = Relation::new(&prev.schema, &v.name);
-            r.unregister = Some(unregister(prev, &v.name));
-            p.relation(r);
-        }
-    }
     p
+}
+
+/// Whether `sql` names `name` as a whole identifier, bare or quoted (a string literal
+/// holding the word counts too: the policy is then rebuilt without need, never kept wrongly).
+fn mentions(sql: &str, name: &str) -> bool {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    sql.match_indices(name).any(|(i, _)| {
+        !ident(sql[..i].chars().next_back()) && !ident(sql[i + name.len()..].chars().next())
+    })
 }
 
 fn roles(m: &LayerModel) -> BTreeSet<&String> {
@@ -672,12 +777,6 @@ fn create_view(p: &mut Plan, m: &LayerModel, v: &ViewModel) {
         r.comment("VIEW", r.relation.clone(), &v.comment);
     }
     r.register = Some(register(m, &v.name, "view", None, &v.comment));
-    p.relation(r);
-}
-
-fn drop_view(p: &mut Plan, m: &LayerModel, v: &ViewModel) {
-    let mut r = Relation::new(&m.schema, &v.name);
-    r.drop_view = true;
     p.relation(r);
 }
 

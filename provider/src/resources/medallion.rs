@@ -327,7 +327,7 @@ impl Resource for MedallionLayer {
         if let Some(mut db) = connect(ctx).await? {
             let model = parse_model(&state.applied_model)?;
             let renderer = ctx.renderer()?;
-            let drop = supabase::migration(
+            let drop = supabase::drop_migration(
                 &model,
                 &plan::drop(&model),
                 (state.generation + 1) as u32,
