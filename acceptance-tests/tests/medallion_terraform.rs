@@ -268,3 +268,120 @@ resource "ipai_medallion_layer" "gold" {{
     }
     Ok(())
 }
+
+fn tenant_config(ws: &Workspace, pg: &TestPostgres, tenant_type: &str, flags: &str) -> String {
+    format!(
+        r#"{provider}resource "ipai_workbench" "main" {{
+  name = "acc"
+}}
+
+resource "ipai_medallion_layer" "silver" {{
+  workbench = ipai_workbench.main.id
+  layer     = "silver"
+  schema    = "tenants"
+  {flags}
+  rls = {{
+    presets       = ["service_role_full_access", "authenticated_read_only", "tenant_isolation"]
+    tenant_column = "tenant_id"
+    tenant_claim  = "org_id"
+    policies = [{{
+      name        = "tenant_set"
+      table       = "invoices"
+      command     = "select"
+      roles       = ["authenticated"]
+      using       = "tenant_id is not null"
+      restrictive = true
+    }}]
+  }}
+  tables = [{{
+    name = "invoices"
+    columns = [
+      {{ name = "id", type = "text", nullable = false }},
+      {{ name = "tenant_id", type = "{tenant_type}", nullable = false }},
+      {{ name = "total", type = "numeric(12,2)", nullable = false }},
+    ]
+    primary_key = ["id"]
+  }}]
+}}
+"#,
+        provider = ProviderBlock::new(&ws.output_dir())
+            .files_only()
+            .database_url(&pg.url())
+            .hcl(),
+    )
+}
+
+/// Rows of `tenants.invoices` that `role` sees with JWT `claims`, as PostgREST asks.
+fn visible(pg: &TestPostgres, role: &str, claims: &str) -> Result<String> {
+    Ok(pg
+        .psql(&format!(
+            "SET LOCAL ROLE {role}; SET LOCAL request.jwt.claims = '{claims}'; \
+             SELECT coalesce(string_agg(id, ',' ORDER BY id), '-') FROM tenants.invoices"
+        ))?
+        .trim()
+        .to_owned())
+}
+
+#[test]
+fn retyping_a_column_tenant_policies_read_keeps_rls() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+    let (a, b) = (
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+    );
+    ws.write_config(&tenant_config(&ws, &pg, "uuid", ""))?;
+    ws.apply()?;
+    pg.psql(&format!(
+        "INSERT INTO tenants.invoices (id, tenant_id, total) VALUES ('i1', '{a}', 10), ('i2', '{b}', 20)"
+    ))?;
+    let claims = |t: &str| format!(r#"{{"role": "authenticated", "org_id": "{t}"}}"#);
+    assert_eq!(visible(&pg, "authenticated", &claims(a))?, "i1");
+
+    // uuid to text: the tenant policy's expression changes, the custom policy's does not,
+    // yet PostgreSQL refuses to retype a column either reads while it exists.
+    ws.write_config(&tenant_config(
+        &ws,
+        &pg,
+        "text",
+        "allow_destructive_changes = true",
+    ))?;
+    let planned = ws.plan()?;
+    assert_eq!(planned.code, 2, "{planned}");
+    assert!(planned.contains("1 to change"), "{planned}");
+    let applied = ws.apply()?;
+    assert!(applied.contains("1 changed"), "{applied}");
+    assert_eq!(
+        pg.psql("SELECT data_type FROM information_schema.columns WHERE table_schema = 'tenants' AND column_name = 'tenant_id'")?
+            .trim(),
+        "text"
+    );
+    let noop = ws.plan()?;
+    assert_eq!(noop.code, 0, "second plan must show no changes:\n{noop}");
+
+    // The rows survived and RLS still isolates tenants.
+    assert_eq!(
+        pg.psql("SELECT string_agg(id || ':' || tenant_id || ':' || total, ',' ORDER BY id) FROM tenants.invoices")?
+            .trim(),
+        format!("i1:{a}:10.00,i2:{b}:20.00")
+    );
+    assert_eq!(visible(&pg, "authenticated", &claims(a))?, "i1");
+    assert_eq!(visible(&pg, "authenticated", &claims(b))?, "i2");
+    assert_eq!(
+        visible(&pg, "authenticated", r#"{"role": "authenticated"}"#)?,
+        "-",
+        "no tenant claim, no rows"
+    );
+    assert_eq!(
+        visible(&pg, "service_role", r#"{"role": "service_role"}"#)?,
+        "i1,i2"
+    );
+    let policies = pg.psql(
+        "SELECT string_agg(policyname, ',' ORDER BY policyname) FROM pg_policies WHERE schemaname = 'tenants'",
+    )?;
+    assert_eq!(
+        policies.trim(),
+        "authenticated_read_only,service_role_full_access,tenant_isolation,tenant_set"
+    );
+    Ok(())
+}

@@ -525,7 +525,8 @@ fn kept_data(pg: &TestPostgres, prev: &LayerModel, next: &LayerModel) -> Vec<(St
 /// Every change input of the codegen snapshots, applied for real: the `before` layers are
 /// created, the input's rows inserted, then each layer's change migration must apply, keep
 /// the rows and the data of kept columns, and leave a catalog matching the `after` spec;
-/// the drop migrations of the `after` layers then remove everything.
+/// the drop migrations of the `after` layers then remove everything. A change refused at
+/// plan because another layer depends on what it changes must fail in PostgreSQL too.
 #[tokio::test]
 async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
     let pg = TestPostgres::start().unwrap();
@@ -538,7 +539,7 @@ async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
         .collect();
     inputs.sort();
     assert!(inputs.len() >= 10, "{inputs:?}");
-    let mut with_rows = 0;
+    let (mut with_rows, mut refused) = (0, 0);
     for path in &inputs {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(path).unwrap();
@@ -582,9 +583,38 @@ async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
                 .unwrap_or_else(|e| panic!("{name}: inserting rows: {e}"));
         }
         with_rows += usize::from(!input.rows.is_empty());
-        for (prev, next) in before.iter().zip(&after) {
+        let mut applied = Vec::new();
+        for (i, (prev, next)) in before.iter().zip(&after).enumerate() {
             let data = kept_data(&pg, prev, next);
             let change = supabase::plan_change(prev, next, true).unwrap();
+            // As the provider plans it: lower layers as planned in this run, higher ones as
+            // applied.
+            let others = LayerContext {
+                workbenches: None,
+                relations: after[..i]
+                    .iter()
+                    .chain(&before[i + 1..])
+                    .flat_map(|m| m.summary().relations)
+                    .collect(),
+            };
+            if supabase::check_dependents(next, &change, &others).is_err() {
+                // Refused at plan, and rightly: PostgreSQL refuses it too, changing nothing.
+                let mig = supabase::migration(next, &change, 1, &r).unwrap();
+                let err = db
+                    .apply(&next.workbench, &next.resource_id(), &[mig])
+                    .await
+                    .expect_err(&format!(
+                        "{name}: {} was refused at plan but applies",
+                        next.resource_id()
+                    ));
+                assert!(matches!(err, Error::Migration { .. }), "{name}: {err}");
+                assert!(err.to_string().contains("depend"), "{name}: {err}");
+                assert_eq!(data, kept_data(&pg, prev, next), "{name}: data changed");
+                refused += 1;
+                applied.push(prev);
+                continue;
+            }
+            applied.push(next);
             if !change.is_empty() {
                 let mig = supabase::migration(next, &change, 1, &r).unwrap();
                 db.apply(&next.workbench, &next.resource_id(), &[mig])
@@ -605,7 +635,7 @@ async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
             );
         }
         // Highest layer first, as Terraform destroys dependents before what they read.
-        for m in after.iter().rev() {
+        for m in applied.iter().rev() {
             let drop = supabase::drop_migration(m, &plan::drop(m), 2, &r).unwrap();
             db.apply(&m.workbench, &m.resource_id(), &[drop])
                 .await
@@ -642,4 +672,5 @@ async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
         }
     }
     assert!(with_rows >= 3, "too few inputs insert rows");
+    assert!(refused >= 1, "no input is refused for another layer's sake");
 }

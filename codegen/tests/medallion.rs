@@ -41,6 +41,7 @@ fn ctx() -> LayerContext {
             kind: RelationKind::Table,
             columns: vec!["id".into(), "payload".into()],
             primary_key: vec!["id".into()],
+            depends_on: Vec::new(),
         }],
     }
 }

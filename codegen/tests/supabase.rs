@@ -7,7 +7,7 @@ mod common;
 use std::borrow::Cow;
 
 use ipai_codegen::spec::BundleSpec;
-use ipai_codegen::supabase::{self, LayerModel, plan};
+use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan};
 use ipai_codegen::{Expansion, Renderer};
 use serde::Deserialize;
 use sqlparser::ast::Statement;
@@ -105,6 +105,20 @@ struct ChangeInput {
     rows: Vec<String>,
 }
 
+/// What the provider sees of the other layers when it plans layer `i` of a change: the
+/// lower ones as planned in the same run (Terraform plans them first), the higher ones as
+/// last applied.
+fn other_layers(before: &[LayerModel], after: &[LayerModel], i: usize) -> LayerContext {
+    LayerContext {
+        workbenches: None,
+        relations: after[..i]
+            .iter()
+            .chain(&before[i + 1..])
+            .flat_map(|m| m.summary().relations)
+            .collect(),
+    }
+}
+
 #[test]
 fn supabase_change_migrations() {
     let r = Renderer::embedded().unwrap();
@@ -119,7 +133,7 @@ fn supabase_change_migrations() {
         );
         let mut out = String::new();
         let mut statements = 0;
-        for (prev, next) in before.iter().zip(&after) {
+        for (i, (prev, next)) in before.iter().zip(&after).enumerate() {
             let spec = input
                 .after
                 .medallion_layers
@@ -142,6 +156,16 @@ fn supabase_change_migrations() {
                 }
             }
             let change = supabase::plan_change(prev, next, allow).unwrap();
+            if let Err(d) =
+                supabase::check_dependents(next, &change, &other_layers(&before, &after, i))
+            {
+                out.push_str("==> refused: another layer depends on what it changes <==\n");
+                for x in &d.0 {
+                    out.push_str(&format!("{}: {}\n", x.path, x.detail));
+                }
+                out.push('\n');
+                continue;
+            }
             let exp = supabase::expand_model(next, &change, 1, &r).unwrap();
             assert_eq!(exp, supabase::expand_model(next, &change, 1, &r).unwrap());
             statements += check_migrations(&next.workbench, &exp);

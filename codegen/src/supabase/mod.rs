@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 
 pub use model::LayerModel;
 pub use plan::Plan;
-pub use validate::{LayerContext, LayerSummary, RelationKind, RelationSummary, layer_model};
+pub use validate::{
+    Dependency, DependencyKind, LayerContext, LayerSummary, RelationKind, RelationSummary,
+    layer_model,
+};
 
 use crate::spec::medallion::{Layer, MedallionLayerSpec};
 use crate::{AttrPath, Diagnostics, Error, Expansion, Migration, Renderer, Result};
@@ -235,6 +238,70 @@ pub fn plan_change(
         ),
     );
     Err(d)
+}
+
+/// Refuses a change that drops or retypes what a relation of another layer (in `ctx`)
+/// depends on: a key its foreign key references, a column or view its view reads.
+/// PostgreSQL would refuse the change, and this layer does not own that relation, so it
+/// neither drops nor recreates it: the other layer has to let go first.
+pub fn check_dependents(
+    next: &LayerModel,
+    plan: &Plan,
+    ctx: &LayerContext,
+) -> std::result::Result<(), Diagnostics> {
+    use plan::Part;
+    use validate::DependencyKind;
+    let mut d = Diagnostics::new();
+    for rel in &ctx.relations {
+        for dep in rel.depends_on.iter().filter(|x| x.schema == next.schema) {
+            for x in plan.disturbed.iter().filter(|x| x.relation == dep.relation) {
+                let blocked = match (&x.part, dep.kind) {
+                    (Part::Whole, _) => true,
+                    (Part::Column(c), DependencyKind::View) => {
+                        dep.columns.is_empty() || dep.columns.contains(c)
+                    }
+                    (Part::Column(c), DependencyKind::ForeignKey) => dep.columns.contains(c),
+                    (Part::Key(k), DependencyKind::ForeignKey) => {
+                        let mut k = k.clone();
+                        let mut cols = dep.columns.clone();
+                        k.sort();
+                        cols.sort();
+                        k == cols
+                    }
+                    (Part::Key(_), DependencyKind::View) => false,
+                };
+                if !blocked {
+                    continue;
+                }
+                let (what, how) = match dep.kind {
+                    DependencyKind::View => ("view", "reads it"),
+                    DependencyKind::ForeignKey => ("table", "has a foreign key into it"),
+                };
+                d.error(
+                    x.path.clone(),
+                    "Change blocked by another layer",
+                    format!(
+                        "This change {}, but {what} {}.{} of the {} layer {how}. PostgreSQL \
+                         refuses to drop or retype what another object depends on, and this \
+                         layer does not own {}.{}. Change the {} layer first (drop or adjust \
+                         that {}) and apply, then apply this change. Nothing was changed.",
+                        x.what,
+                        rel.schema,
+                        rel.name,
+                        rel.layer.as_str(),
+                        rel.schema,
+                        rel.name,
+                        rel.layer.as_str(),
+                        match dep.kind {
+                            DependencyKind::View => "view",
+                            DependencyKind::ForeignKey => "foreign key",
+                        },
+                    ),
+                );
+            }
+        }
+    }
+    if d.has_errors() { Err(d) } else { Ok(()) }
 }
 
 /// Validates and resolves several layers at once (the CLI's bundle): lower layers first,

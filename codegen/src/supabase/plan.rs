@@ -34,13 +34,41 @@ pub struct Destructive {
     pub what: String,
 }
 
-/// The statements of one migration, and what in them loses data.
+/// The part of a table or view a change drops (for good or to create it again) or retypes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// The table or view itself.
+    Whole,
+    /// One column.
+    Column(String),
+    /// A primary or unique key on these columns.
+    Key(Vec<String>),
+}
+
+/// Something a change drops or retypes, which a relation of another layer may depend on
+/// (see [`super::check_dependents`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disturbed {
+    /// Attribute path in the new spec.
+    pub path: AttrPath,
+    /// Name of the table or view (in the layer's schema).
+    pub relation: String,
+    /// What of it.
+    pub part: Part,
+    /// What the change does, e.g. `changes the type of column scout.orders.amount`.
+    pub what: String,
+}
+
+/// The statements of one migration, what in them loses data and what they take away from
+/// under other layers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     /// Statements in order, grouped by table or view.
     pub steps: Vec<Step>,
     /// Destructive statements, by name.
     pub destructive: Vec<Destructive>,
+    /// Tables, views, columns and keys dropped or retyped.
+    pub disturbed: Vec<Disturbed>,
 }
 
 impl Plan {
@@ -61,6 +89,15 @@ impl Plan {
                 })
             })
             .collect()
+    }
+
+    fn disturb(&mut self, path: AttrPath, relation: &str, part: Part, what: String) {
+        self.disturbed.push(Disturbed {
+            path,
+            relation: relation.to_owned(),
+            part,
+            what,
+        });
     }
 
     fn relation(&mut self, r: Relation) {
@@ -504,9 +541,18 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         let mut r = Relation::new(&prev.schema, &v.name);
         r.drop_view = true;
         // Forgotten now, so a table taking its name is registered after.
-        if !next_views.contains(v.name.as_str()) {
+        let what = if next_views.contains(v.name.as_str()) {
+            "drops and creates again"
+        } else {
             r.unregister = Some(unregister(prev, &v.name));
-        }
+            "drops"
+        };
+        p.disturb(
+            AttrPath::attr("views"),
+            &v.name,
+            Part::Whole,
+            format!("{what} view {}.{}", prev.schema, v.name),
+        );
         p.relation(r);
     }
 
@@ -524,6 +570,12 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         match kept(old) {
             None => {
                 dropped.push(old);
+                p.disturb(
+                    AttrPath::attr("tables"),
+                    &old.name,
+                    Part::Whole,
+                    format!("drops table {}.{}", prev.schema, old.name),
+                );
                 p.destructive.push(Destructive {
                     path: AttrPath::attr("tables"),
                     what: format!(
@@ -570,23 +622,50 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
                 r.drop_policies.push(quote_ident(&pol.name));
             }
         }
+        let tpath = AttrPath::attr("tables").index(ti);
+        let mut keys_dropped = Vec::new();
         for c in &old.constraints {
             if t.constraints.iter().all(|n| !same_constraint(c, n, exact)) {
                 r.drop_constraints.push(quote_ident(&c.name));
+                if c.kind != ConstraintKind::Check {
+                    keys_dropped.push(&c.columns);
+                }
             }
         }
         for ix in &old.indexes {
             if !t.indexes.contains(ix) {
                 r.drop_indexes.push(quote_qualified(&next.schema, &ix.name));
+                if ix.unique {
+                    keys_dropped.push(&ix.columns);
+                }
             }
+        }
+        for cols in keys_dropped {
+            p.disturb(
+                tpath.at("primary_key"),
+                &t.name,
+                Part::Key(cols.clone()),
+                format!(
+                    "drops the key ({}) of table {}.{}",
+                    cols.join(", "),
+                    next.schema,
+                    t.name
+                ),
+            );
         }
         for c in &old.columns {
             if t.column(&c.name).is_none() {
                 r.drop_columns.push(quote_ident(&c.name));
                 p.destructive.push(Destructive {
-                    path: AttrPath::attr("tables").index(ti).at("columns"),
+                    path: tpath.at("columns"),
                     what: format!("drop column {}.{}.{}", next.schema, t.name, c.name),
                 });
+                p.disturb(
+                    tpath.at("columns"),
+                    &t.name,
+                    Part::Column(c.name.clone()),
+                    format!("drops column {}.{}.{}", next.schema, t.name, c.name),
+                );
             }
         }
         p.relation(r);
@@ -807,6 +886,15 @@ fn alter_column(
     };
     if old.r#type != new.r#type {
         change.new_type = Some(new.r#type.clone());
+        p.disturb(
+            path.at("type"),
+            &t.name,
+            Part::Column(new.name.clone()),
+            format!(
+                "changes the type of column {}.{}.{}",
+                m.schema, t.name, new.name
+            ),
+        );
         p.destructive.push(Destructive {
             path: path.at("type"),
             what: format!(

@@ -63,6 +63,8 @@ struct Collect {
     aliases: BTreeSet<String>,
     idents: Vec<Vec<String>>,
     bare_auth_calls: Vec<String>,
+    /// A `*` or `t.*` in some SELECT list: the query reads every column.
+    wildcard: bool,
     depth: usize,
     queries: usize,
 }
@@ -90,8 +92,12 @@ impl Visitor for Collect {
 
     fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
         for item in &s.projection {
-            if let SelectItem::ExprWithAlias { alias, .. } = item {
-                self.aliases.insert(name_of(alias));
+            match item {
+                SelectItem::ExprWithAlias { alias, .. } => {
+                    self.aliases.insert(name_of(alias));
+                }
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => self.wildcard = true,
+                _ => {}
             }
         }
         ControlFlow::Continue(())
@@ -340,6 +346,53 @@ pub fn check_expr(
     })
 }
 
+/// The schema-qualified relations a checked query (see [`check_query`]) reads, each with
+/// the columns it names; an empty list when it reads them all (`*`). A bare column name is
+/// counted against every relation of the query: a dependency is never missed.
+pub fn reads(sql: &str) -> Vec<((String, String), Vec<String>)> {
+    let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return Vec::new();
+    };
+    let mut c = Collect::default();
+    let _ = statements.visit(&mut c);
+    let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut whole = BTreeSet::new();
+    for (name, alias) in &c.tables {
+        let [s, t] = name.as_slice() else {
+            continue;
+        };
+        let key = (s.clone(), t.clone());
+        if c.wildcard {
+            whole.insert(key.clone());
+        }
+        let cols = out.entry(key).or_default();
+        for id in &c.idents {
+            match id.as_slice() {
+                [col] => {
+                    cols.insert(col.clone());
+                }
+                [q, col] if Some(q) == alias.as_ref() || q == t => {
+                    cols.insert(col.clone());
+                }
+                [s2, t2, col] if s2 == s && t2 == t => {
+                    cols.insert(col.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(k, cols)| {
+            let cols = if whole.contains(&k) {
+                Vec::new()
+            } else {
+                cols.into_iter().collect()
+            };
+            (k, cols)
+        })
+        .collect()
+}
+
 /// Checks a column default: an expression that reads no column and no table.
 pub fn check_default(sql: &str) -> Result<String, String> {
     let expr = parse_expr(sql)?;
@@ -427,6 +480,39 @@ mod tests {
         )
         .unwrap();
         assert!(e.bare_auth_calls.is_empty());
+    }
+
+    #[test]
+    fn reads_names_each_relation_and_its_columns() {
+        let mut known = known();
+        known.insert(
+            ("scout".into(), "orders".into()),
+            vec!["id".into(), "amount".into(), "store_id".into()],
+        );
+        known.insert(
+            ("scout".into(), "stores".into()),
+            vec!["id".into(), "name".into()],
+        );
+        let q = check_query(
+            "select o.id, sum(amount) as total from orders o join stores s on s.id = o.store_id group by o.id",
+            "scout",
+            &known,
+        )
+        .unwrap();
+        let r = reads(&q.sql);
+        let key = |t: &str| ("scout".to_owned(), t.to_owned());
+        assert_eq!(
+            r,
+            [
+                (
+                    key("orders"),
+                    vec!["amount".into(), "id".into(), "store_id".into()]
+                ),
+                (key("stores"), vec!["amount".into(), "id".into()]),
+            ]
+        );
+        let q = check_query("select * from stores", "scout", &known).unwrap();
+        assert_eq!(reads(&q.sql), [(key("stores"), vec![])]);
     }
 
     #[test]

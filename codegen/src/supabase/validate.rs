@@ -61,6 +61,35 @@ pub struct RelationSummary {
     pub columns: Vec<String>,
     /// Primary key columns (tables).
     pub primary_key: Vec<String>,
+    /// What it needs of relations of other layers: the keys its foreign keys reference
+    /// (tables), the columns its query reads (views). A layer checks its changes against
+    /// these, since PostgreSQL refuses to drop or retype what they depend on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
+}
+
+/// How a relation depends on a relation of another layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyKind {
+    /// A foreign key references a key.
+    ForeignKey,
+    /// A view's query reads columns.
+    View,
+}
+
+/// A relation of another layer, and the columns of it a relation depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Dependency {
+    /// Foreign key or view.
+    pub kind: DependencyKind,
+    /// Schema of the relation depended on.
+    pub schema: String,
+    /// Name of the relation depended on.
+    pub relation: String,
+    /// The key a foreign key references, the columns a view reads; empty when a view reads
+    /// them all (`*`).
+    pub columns: Vec<String>,
 }
 
 /// The public summary of a layer, written to `<workbench>/supabase/layers/<schema>.<layer>.json`
@@ -91,6 +120,11 @@ pub struct LayerContext {
 }
 
 impl LayerModel {
+    /// Whether `schema.name` is one of this layer's tables or views.
+    fn owns(&self, schema: &str, name: &str) -> bool {
+        schema == self.schema && (self.table(name).is_some() || self.view(name).is_some())
+    }
+
     /// The layer's public summary.
     pub fn summary(&self) -> LayerSummary {
         let mut relations: Vec<RelationSummary> = self
@@ -108,15 +142,40 @@ impl LayerModel {
                     .find(|c| c.kind == ConstraintKind::PrimaryKey)
                     .map(|c| c.columns.clone())
                     .unwrap_or_default(),
+                depends_on: t
+                    .foreign_keys
+                    .iter()
+                    .filter_map(|fk| {
+                        let (schema, relation) = (fk.ref_schema.clone()?, fk.ref_table.clone()?);
+                        (!self.owns(&schema, &relation)).then(|| Dependency {
+                            kind: DependencyKind::ForeignKey,
+                            schema,
+                            relation,
+                            columns: fk.ref_columns.clone(),
+                        })
+                    })
+                    .collect(),
             })
             .collect();
-        relations.extend(self.views.iter().map(|v| RelationSummary {
-            schema: self.schema.clone(),
-            name: v.name.clone(),
-            layer: self.layer,
-            kind: RelationKind::View,
-            columns: v.columns.clone(),
-            primary_key: Vec::new(),
+        relations.extend(self.views.iter().map(|v| {
+            RelationSummary {
+                schema: self.schema.clone(),
+                name: v.name.clone(),
+                layer: self.layer,
+                kind: RelationKind::View,
+                columns: v.columns.clone(),
+                primary_key: Vec::new(),
+                depends_on: sqlcheck::reads(&v.query)
+                    .into_iter()
+                    .filter(|((schema, relation), _)| !self.owns(schema, relation))
+                    .map(|((schema, relation), columns)| Dependency {
+                        kind: DependencyKind::View,
+                        schema,
+                        relation,
+                        columns,
+                    })
+                    .collect(),
+            }
         }));
         LayerSummary {
             workbench: self.workbench.clone(),

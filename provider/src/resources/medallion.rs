@@ -166,6 +166,7 @@ async fn plan_layer(
         Some(p) => {
             let prev = parse_model(&p.applied_model)?;
             let change = supabase::plan_change(&prev, &model, spec.allow_destructive_changes)?;
+            supabase::check_dependents(&model, &change, &lctx)?;
             let generation = if change.is_empty() {
                 p.generation
             } else {
