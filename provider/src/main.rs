@@ -10,6 +10,11 @@ use ipai_provider::plugin::{self, CLIENT_CERT_ENV, MAGIC_COOKIE_KEY, Mode};
 use ipai_provider::resources;
 use ipai_provider::server::ProviderService;
 
+// mimalloc: expansion allocates many small strings and JSON values; measured ~18% fewer
+// instructions than the system allocator on the 1,000-table medallion bench.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let debug = std::env::args()
         .skip(1)

@@ -21,6 +21,10 @@ use ipai_codegen::{Migration, Renderer};
 use ipai_provider::postgres::Postgres;
 use serde_json::json;
 
+// The allocator the provider and the `ipai` CLI use, so the figures are the ones users see.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "Medallion expansion and apply figures (release build)")]
 struct Args {

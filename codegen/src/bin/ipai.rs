@@ -19,6 +19,11 @@ use ipai_codegen::{
     },
 };
 
+// mimalloc: expansion allocates many small strings and JSON values; measured ~18% fewer
+// instructions than the system allocator on the 1,000-table medallion bench.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Generate the InsightPulseAI workbench's manifests, SQL and cloud objects from a spec file.
 #[derive(Parser)]
 #[command(name = "ipai", version, about)]
