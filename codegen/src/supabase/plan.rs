@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
@@ -77,10 +78,11 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    /// Renders every step: one or more statements each, separated by a blank line.
+    /// Renders every step: one or more statements each, separated by a blank line. Steps
+    /// render in parallel (each is independent) and come back in plan order.
     pub fn render(&self, r: &Renderer) -> Result<Vec<String>> {
         self.steps
-            .iter()
+            .par_iter()
             .map(|s| {
                 r.render_context(s.template, &s.ctx).map(|mut t| {
                     // Steps end in a blank line; trimmed in place, without a copy.
