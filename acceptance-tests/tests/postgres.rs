@@ -495,8 +495,9 @@ struct ChangeInput {
     rows: Vec<String>,
 }
 
-/// The rows of every kept table, reduced to the columns that keep their name and type: what
-/// a change must not lose. One sorted text per table.
+/// The rows of every kept table, reduced to the columns that keep their name and type (and
+/// do not turn NOT NULL: their NULLs get the default): what a change must not lose. One
+/// sorted text per table.
 fn kept_data(pg: &TestPostgres, prev: &LayerModel, next: &LayerModel) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for old in &prev.tables {
@@ -506,7 +507,10 @@ fn kept_data(pg: &TestPostgres, prev: &LayerModel, next: &LayerModel) -> Vec<(St
         let cols: Vec<String> = old
             .columns
             .iter()
-            .filter(|c| new.column(&c.name).is_some_and(|n| n.r#type == c.r#type))
+            .filter(|c| {
+                new.column(&c.name)
+                    .is_some_and(|n| n.r#type == c.r#type && (n.nullable || !c.nullable))
+            })
             .map(|c| ipai_codegen::sql::quote_ident(&c.name))
             .collect();
         let table = ipai_codegen::sql::quote_qualified(&prev.schema, &old.name);

@@ -13,6 +13,7 @@ use super::model::{
     API_ROLES, ColumnModel, ConstraintKind, ConstraintModel, IndexModel, LayerModel, PolicyModel,
     TableModel, ViewModel,
 };
+use super::sqlcheck;
 use crate::render::Context;
 use crate::sql::{quote_ident, quote_literal, quote_qualified};
 use crate::{AttrPath, Renderer, Result};
@@ -197,6 +198,9 @@ struct DefaultChange {
 #[derive(Debug, Serialize)]
 struct NullChange {
     nullable: bool,
+    /// The default, set first in the rows where the column is NULL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backfill: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -467,7 +471,6 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         prev.tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let next_tables: HashMap<&str, &TableModel> =
         next.tables.iter().map(|t| (t.name.as_str(), t)).collect();
-    let next_views: HashSet<&str> = next.views.iter().map(|v| v.name.as_str()).collect();
     let kept = |old: &'_ TableModel| next_tables.get(old.name.as_str()).copied();
 
     // Kept tables' columns whose type changes.
@@ -526,24 +529,61 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         })
     };
 
-    // Views depend on columns: drop the first changed one and every later one, recreate after.
-    let first_changed_view = (0..prev.views.len().max(next.views.len()))
-        .find(|&i| match (prev.views.get(i), next.views.get(i)) {
-            (Some(a), Some(b)) => !same_view(a, b, exact),
-            _ => true,
+    // Columns a change takes away from a kept table or retypes.
+    let lost: HashMap<&str, HashSet<&str>> = prev
+        .tables
+        .iter()
+        .filter_map(|old| {
+            let t = kept(old)?;
+            let cols: HashSet<&str> = old
+                .columns
+                .iter()
+                .filter(|c| t.column(&c.name).is_none_or(|n| n.r#type != c.r#type))
+                .map(|c| c.name.as_str())
+                .collect();
+            (!cols.is_empty()).then_some((old.name.as_str(), cols))
         })
-        .unwrap_or(prev.views.len());
-    // A dropped or retyped column may be read by any view: rebuild them all.
-    let columns_lost = !retyped.is_empty()
-        || prev.tables.iter().any(|old| {
-            kept(old).is_some_and(|t| old.columns.iter().any(|c| t.column(&c.name).is_none()))
-        });
-    let first_changed_view = if columns_lost { 0 } else { first_changed_view };
-    for v in prev.views.iter().skip(first_changed_view).rev() {
+        .collect();
+    // A view is dropped before and created again after when it changes, reads a lost
+    // column or reads a view that is rebuilt (a view only reads earlier ones). One whose
+    // query names no relation may read anything. Views are matched by name: a catalog lists
+    // them in creation order, which a change that keeps some of them makes differ from the
+    // spec's.
+    let next_view: HashMap<&str, &ViewModel> =
+        next.views.iter().map(|v| (v.name.as_str(), v)).collect();
+    let prev_view: HashMap<&str, &ViewModel> =
+        prev.views.iter().map(|v| (v.name.as_str(), v)).collect();
+    let mut rebuilt: Vec<bool> = Vec::with_capacity(prev.views.len());
+    let mut rebuilt_names: HashSet<&str> = HashSet::new();
+    for old in &prev.views {
+        let changed = next_view
+            .get(old.name.as_str())
+            .is_none_or(|n| !same_view(old, n, exact));
+        let reads = sqlcheck::reads(&old.query, &prev.schema);
+        let reads_lost = (reads.is_empty() && !lost.is_empty())
+            || reads.iter().any(|((schema, rel), cols)| {
+                *schema == prev.schema
+                    && (rebuilt_names.contains(rel.as_str())
+                        || lost.get(rel.as_str()).is_some_and(|l| {
+                            cols.is_empty() || cols.iter().any(|c| l.contains(c.as_str()))
+                        }))
+            });
+        if changed || reads_lost {
+            rebuilt_names.insert(old.name.as_str());
+        }
+        rebuilt.push(changed || reads_lost);
+    }
+    for v in prev
+        .views
+        .iter()
+        .zip(&rebuilt)
+        .filter_map(|(v, r)| r.then_some(v))
+        .rev()
+    {
         let mut r = Relation::new(&prev.schema, &v.name);
         r.drop_view = true;
         // Forgotten now, so a table taking its name is registered after.
-        let what = if next_views.contains(v.name.as_str()) {
+        let what = if next_view.contains_key(v.name.as_str()) {
             "drops and creates again"
         } else {
             r.unregister = Some(unregister(prev, &v.name));
@@ -767,11 +807,11 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         add_constraints(&mut p, next, t, fks);
     }
 
-    for (i, v) in next.views.iter().enumerate() {
-        if i >= first_changed_view {
-            create_view(&mut p, next, v);
-        } else {
-            let old = &prev.views[i];
+    for v in &next.views {
+        let kept = prev_view
+            .get(v.name.as_str())
+            .filter(|_| !rebuilt_names.contains(v.name.as_str()));
+        if let Some(old) = kept {
             let mut r = Relation::new(&next.schema, &v.name);
             r.grants = grant_changes(&old.grants, &v.grants);
             if old.comment != v.comment {
@@ -779,6 +819,8 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
                 r.register = Some(register(next, &v.name, "view", None, &v.comment));
             }
             p.relation(r);
+        } else {
+            create_view(&mut p, next, v);
         }
     }
     p
@@ -918,6 +960,9 @@ fn alter_column(
     if old.nullable != new.nullable {
         change.nullability = Some(NullChange {
             nullable: new.nullable,
+            // Rows holding NULL would make SET NOT NULL fail; with a default they get it,
+            // as ADD COLUMN … NOT NULL DEFAULT fills the rows already there.
+            backfill: (!new.nullable).then(|| new.default.clone()).flatten(),
         });
     }
     (change.new_type.is_some() || change.default.is_some() || change.nullability.is_some())

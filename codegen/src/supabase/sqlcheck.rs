@@ -346,10 +346,11 @@ pub fn check_expr(
     })
 }
 
-/// The schema-qualified relations a checked query (see [`check_query`]) reads, each with
-/// the columns it names; an empty list when it reads them all (`*`). A bare column name is
-/// counted against every relation of the query: a dependency is never missed.
-pub fn reads(sql: &str) -> Vec<((String, String), Vec<String>)> {
+/// The relations a query reads (unqualified ones in `schema`, common table expressions left
+/// out), each with the columns it names; an empty list when it reads them all (`*`). A bare
+/// column name is counted against every relation of the query: a dependency is never
+/// missed. Nothing when it does not parse.
+pub fn reads(sql: &str, schema: &str) -> Vec<((String, String), Vec<String>)> {
     let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
         return Vec::new();
     };
@@ -358,10 +359,13 @@ pub fn reads(sql: &str) -> Vec<((String, String), Vec<String>)> {
     let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     let mut whole = BTreeSet::new();
     for (name, alias) in &c.tables {
-        let [s, t] = name.as_slice() else {
-            continue;
+        let (s, t) = match name.as_slice() {
+            [t] if c.ctes.contains(t) => continue,
+            [t] => (schema, t),
+            [s, t] => (s.as_str(), t),
+            _ => continue,
         };
-        let key = (s.clone(), t.clone());
+        let key = (s.to_owned(), t.clone());
         if c.wildcard {
             whole.insert(key.clone());
         }
@@ -499,7 +503,7 @@ mod tests {
             &known,
         )
         .unwrap();
-        let r = reads(&q.sql);
+        let r = reads(&q.sql, "scout");
         let key = |t: &str| ("scout".to_owned(), t.to_owned());
         assert_eq!(
             r,
@@ -512,7 +516,12 @@ mod tests {
             ]
         );
         let q = check_query("select * from stores", "scout", &known).unwrap();
-        assert_eq!(reads(&q.sql), [(key("stores"), vec![])]);
+        assert_eq!(reads(&q.sql, "scout"), [(key("stores"), vec![])]);
+        // A catalog's reprint may leave the schema out.
+        assert_eq!(
+            reads("SELECT stores.name FROM stores", "scout"),
+            [(key("stores"), vec!["name".to_owned()])]
+        );
     }
 
     #[test]

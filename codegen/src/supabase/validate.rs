@@ -165,7 +165,7 @@ impl LayerModel {
                 kind: RelationKind::View,
                 columns: v.columns.clone(),
                 primary_key: Vec::new(),
-                depends_on: sqlcheck::reads(&v.query)
+                depends_on: sqlcheck::reads(&v.query, &self.schema)
                     .into_iter()
                     .filter(|((schema, relation), _)| !self.owns(schema, relation))
                     .map(|((schema, relation), columns)| Dependency {
