@@ -9,16 +9,17 @@ use anyhow::Result;
 use ipai_acceptance_tests::postgres::TestPostgres;
 use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, files_under};
 
+/// The layer leaves `schema` unset: it is the workbench's `supabase.schema`.
 fn config(ws: &Workspace, pg: &TestPostgres, extra_column: &str, flags: &str) -> String {
     format!(
         r#"{provider}resource "ipai_workbench" "main" {{
-  name = "acc"
+  name     = "acc"
+  supabase = {{ project_ref = "accref", schema = "sales" }}
 }}
 
 resource "ipai_medallion_layer" "silver" {{
   workbench = ipai_workbench.main.id
   layer     = "silver"
-  schema    = "sales"
   {flags}
   tables = [{{
     name = "orders"
@@ -53,6 +54,15 @@ fn medallion_layer_lifecycle() -> Result<()> {
             .trim(),
         "t"
     );
+    let shown = ws.state_show("ipai_medallion_layer.silver")?;
+    assert!(
+        shown.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with("schema ") && l.ends_with(r#"= "sales""#)
+        }),
+        "the schema taken from the workbench is in state:\n{shown}"
+    );
+    assert!(shown.contains("acc/sales/silver"), "{shown}");
     let files = std::fs::read_dir(ws.output_dir().join("acc/supabase/migrations"))?.count();
     assert!(files >= 2, "metadata and layer migrations are written");
     let noop = ws.plan()?;

@@ -9,6 +9,10 @@ use crate::{
 pub fn validate_workbench(spec: &WorkbenchSpec) -> Diagnostics {
     let mut d = Diagnostics::new();
     names::dns1123_label(&AttrPath::attr("name"), &spec.name, &mut d);
+    if let Some(s) = &spec.supabase {
+        let at = AttrPath::attr("supabase").at("schema");
+        crate::supabase::validate::domain_schema(&at, &s.schema, &mut d);
+    }
     d.extend(crate::digitalocean::validate(spec));
     crate::kubernetes::validate_workbench(spec, &mut d);
     d

@@ -365,3 +365,40 @@ fn versions_are_deterministic_and_ordered() {
         drop.version
     );
 }
+
+#[test]
+fn an_unset_schema_is_the_workbench_s_supabase_schema() {
+    let wb = |schema: Option<&str>| -> ipai_codegen::spec::WorkbenchSpec {
+        let mut v = json!({"name": "ipai"});
+        if let Some(s) = schema {
+            v["supabase"] = json!({"project_ref": "ref", "schema": s});
+        }
+        serde_json::from_value(v).unwrap()
+    };
+    let mut unset = silver();
+    unset.as_object_mut().unwrap().remove("schema");
+    let workbenches = [wb(Some("finance")), wb(None)];
+    for (w, expected) in workbenches.iter().zip(["finance", "scout"]) {
+        let (models, d) = supabase::layer_models(&[w], &[spec(unset.clone())]);
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(models[0].schema, expected);
+    }
+    // A schema the layer names wins over the workbench's.
+    let (models, _) = supabase::layer_models(&[&workbenches[0]], &[spec(silver())]);
+    assert_eq!(models[0].schema, "scout");
+
+    for (schema, summary) in [
+        ("auth", "Reserved schema"),
+        ("fin;ance", "Invalid identifier"),
+    ] {
+        let d = ipai_codegen::expand::validate_workbench(&wb(Some(schema)));
+        let d: Vec<_> =
+            d.0.iter()
+                .map(|d| (d.path.to_string(), d.summary.as_str()))
+                .collect();
+        assert!(
+            d.contains(&("supabase.schema".into(), summary)),
+            "{schema}: {d:?}"
+        );
+    }
+}

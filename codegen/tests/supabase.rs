@@ -138,7 +138,7 @@ fn supabase_change_migrations() {
                 .after
                 .medallion_layers
                 .iter()
-                .find(|s| key(next) == (s.schema.clone(), s.layer))
+                .find(|s| key(next) == (s.schema().to_owned(), s.layer))
                 .unwrap();
             let allow = spec.allow_destructive_changes;
             match supabase::plan_change(prev, next, false) {

@@ -54,6 +54,14 @@ pub trait Resource: Send + Sync + 'static {
     /// Checks a fully known spec (no provider configuration needed).
     fn validate(&self, spec: &Self::Spec) -> Diagnostics;
 
+    /// Fills the spec's attributes whose default depends on other resources
+    /// (`x-computed`, see [`crate::schema::COMPUTED_KEYWORD`]) when the configuration
+    /// leaves them null. Called at plan, before [`Resource::plan`]; the resolved values
+    /// are planned and stored like configured ones. No side effects.
+    async fn resolve(&self, _ctx: &Context, spec: Self::Spec) -> Result<Self::Spec, Diagnostics> {
+        Ok(spec)
+    }
+
     /// Computes the computed attributes from the spec. No side effects.
     async fn plan(
         &self,
@@ -373,12 +381,23 @@ impl<R: Resource> DynResource for Typed<R> {
             });
         }
         let s = self.derived();
-        let filled = s.block.fill_defaults(config.clone());
+        let mut filled = s.block.fill_defaults(config.clone());
         let state = if filled.is_fully_known() {
             let spec = self.decode_spec(&filled)?;
             let d = self.resource.validate(&spec);
             if d.has_errors() {
                 return Err(d);
+            }
+            let spec = self.resource.resolve(ctx, spec).await?;
+            if let (Value::Object(attrs), Value::Object(resolved)) =
+                (&mut filled, self.spec_value(&spec)?)
+            {
+                for a in s.block.attributes.iter().filter(|a| a.resolved) {
+                    if matches!(attrs.get(&a.name), None | Some(Value::Null)) {
+                        let v = resolved.get(&a.name).cloned().unwrap_or(Value::Null);
+                        attrs.insert(a.name.clone(), v);
+                    }
+                }
             }
             let prior_computed = match prior {
                 Value::Null => None,
@@ -401,6 +420,14 @@ impl<R: Resource> DynResource for Typed<R> {
                 other => other,
             }
         } else {
+            // Resolved from other resources once the configuration is known.
+            if let Value::Object(attrs) = &mut filled {
+                for a in s.block.attributes.iter().filter(|a| a.resolved) {
+                    if matches!(attrs.get(&a.name), None | Some(Value::Null)) {
+                        attrs.insert(a.name.clone(), Value::Unknown);
+                    }
+                }
+            }
             self.state(&filled, None)?
         };
         let requires_replace = match prior {

@@ -2,7 +2,9 @@
 //! a resource's schema is its spec struct: doc comments become descriptions, fields with a
 //! serde default become Optional+Computed (the default is filled in at plan time, so there
 //! is no perpetual diff), `Option` fields Optional, the rest Required; nested structs
-//! become nested attributes; `x-sensitive: true` marks an attribute sensitive.
+//! become nested attributes; `x-sensitive: true` marks an attribute sensitive;
+//! `x-computed: true` marks an attribute whose default depends on other resources
+//! (Optional+Computed without a static default: the resource resolves it at plan).
 
 use std::collections::BTreeSet;
 
@@ -15,6 +17,11 @@ use crate::value::{Type, Value};
 /// The JSON Schema keyword that marks an attribute sensitive:
 /// `#[schemars(extend("x-sensitive" = true))]`.
 pub const SENSITIVE_KEYWORD: &str = "x-sensitive";
+
+/// The JSON Schema keyword that marks an attribute Optional+Computed whose value the
+/// resource resolves at plan when the configuration leaves it null:
+/// `#[schemars(extend("x-computed" = true))]` on an `Option` field.
+pub const COMPUTED_KEYWORD: &str = "x-computed";
 
 /// The shape of an attribute's value.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +63,9 @@ pub struct Attribute {
     pub sensitive: bool,
     /// What the provider plans when the configuration leaves it null.
     pub default: Option<Json>,
+    /// The resource resolves the value at plan when the configuration leaves it null
+    /// ([`COMPUTED_KEYWORD`]).
+    pub resolved: bool,
 }
 
 /// A set of attributes: the resource itself, or a nested object.
@@ -492,8 +502,9 @@ fn object_block(schema: &Json, defs: &Map<String, Json>, at: &str) -> Result<Blo
             .unwrap_or_default()
             .to_owned();
         let sensitive = prop.get(SENSITIVE_KEYWORD) == Some(&Json::Bool(true));
+        let resolved = prop.get(COMPUTED_KEYWORD) == Some(&Json::Bool(true));
         let is_required = required.contains(name.as_str()) && !nullable;
-        let has_default = default.as_ref().is_some_and(|d| !d.is_null());
+        let has_default = default.as_ref().is_some_and(|d| !d.is_null()) || resolved;
         attributes.push(Attribute {
             name: name.clone(),
             kind,
@@ -503,6 +514,7 @@ fn object_block(schema: &Json, defs: &Map<String, Json>, at: &str) -> Result<Blo
             computed: has_default,
             sensitive,
             default: default.filter(|d| !d.is_null()),
+            resolved,
         });
     }
     Ok(Block { attributes })

@@ -4,6 +4,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::WorkbenchSpec;
+
 /// One medallion layer: its tables, views, retention, row-level security and grants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -14,8 +16,10 @@ pub struct MedallionLayerSpec {
     /// or `platinum` (AI/RAG views).
     pub layer: Layer,
     /// PostgreSQL schema holding the layer's tables and views (the medallion domain).
-    #[serde(default = "default_schema")]
-    pub schema: String,
+    /// Defaults to the workbench's `supabase.schema` (`scout` unless set there).
+    #[serde(default)]
+    #[schemars(extend("x-computed" = true))]
+    pub schema: Option<String>,
     /// The layer's tables. A bronze table without columns gets the raw ingestion columns
     /// `id`, `source`, `payload` (jsonb), `batch_id` and `ingested_at`.
     #[serde(default)]
@@ -46,6 +50,26 @@ pub struct MedallionLayerSpec {
     /// Allows changes that lose data: dropping a table or column, or changing a column's type.
     #[serde(default)]
     pub allow_destructive_changes: bool,
+}
+
+impl MedallionLayerSpec {
+    /// The layer's schema: as configured (or resolved by [`Self::resolve_schema`]), else
+    /// the seed's default.
+    pub fn schema(&self) -> &str {
+        self.schema.as_deref().unwrap_or(DEFAULT_SCHEMA)
+    }
+
+    /// Fills an unset `schema` from the workbench's `supabase.schema`; without the
+    /// workbench, the seed's default.
+    pub fn resolve_schema(&mut self, workbench: Option<&WorkbenchSpec>) {
+        if self.schema.is_none() {
+            self.schema = Some(
+                workbench
+                    .map_or(DEFAULT_SCHEMA, WorkbenchSpec::medallion_schema)
+                    .to_owned(),
+            );
+        }
+    }
 }
 
 /// A medallion layer.
@@ -295,8 +319,11 @@ fn yes() -> bool {
     true
 }
 /// Default schema: the seed's medallion domain.
+pub const DEFAULT_SCHEMA: &str = "scout";
+
+/// [`DEFAULT_SCHEMA`] as a serde default.
 pub fn default_schema() -> String {
-    "scout".into()
+    DEFAULT_SCHEMA.into()
 }
 fn default_on_delete() -> String {
     "no_action".into()

@@ -77,6 +77,15 @@ pub struct UptimeSpec {
     pub alert_emails: Vec<String>,
 }
 
+impl WorkbenchSpec {
+    /// The schema of the workbench's medallion domain (`supabase.schema`, else `scout`).
+    pub fn medallion_schema(&self) -> &str {
+        self.supabase
+            .as_ref()
+            .map_or(super::medallion::DEFAULT_SCHEMA, |s| s.schema.as_str())
+    }
+}
+
 impl Default for UptimeSpec {
     fn default() -> Self {
         Self {
@@ -177,6 +186,10 @@ pub struct FirewallSpec {
 pub struct SupabaseSpec {
     /// Supabase project reference (the subdomain of `<ref>.supabase.co`).
     pub project_ref: String,
+    /// Schema of the medallion domain: the default `schema` of the workbench's
+    /// `ipai_medallion_layer`s.
+    #[serde(default = "super::medallion::default_schema")]
+    pub schema: String,
 }
 
 /// Optional shared services.

@@ -304,6 +304,22 @@ pub fn check_dependents(
     if d.has_errors() { Err(d) } else { Ok(()) }
 }
 
+/// `layers` with each unset `schema` taken from its workbench (see
+/// [`MedallionLayerSpec::resolve_schema`]).
+pub fn resolve_schemas(
+    workbenches: &[&WorkbenchSpec],
+    layers: &[MedallionLayerSpec],
+) -> Vec<MedallionLayerSpec> {
+    layers
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            l.resolve_schema(workbenches.iter().copied().find(|w| w.name == l.workbench));
+            l
+        })
+        .collect()
+}
+
 /// Validates and resolves several layers at once (the CLI's bundle): lower layers first,
 /// each checked against the ones before it. Diagnostics are prefixed with
 /// `medallion_layers[i]`; models come back in application order.
@@ -311,6 +327,7 @@ pub fn layer_models(
     workbenches: &[&WorkbenchSpec],
     layers: &[MedallionLayerSpec],
 ) -> (Vec<LayerModel>, Diagnostics) {
+    let layers = resolve_schemas(workbenches, layers);
     let mut order: Vec<usize> = (0..layers.len()).collect();
     order.sort_by_key(|&i| (layers[i].layer, layers[i].schema.clone(), i));
     let mut ctx = LayerContext {
@@ -337,7 +354,8 @@ pub fn medallion_layers(
     layers: &[MedallionLayerSpec],
     r: &Renderer,
 ) -> Result<Expansion> {
-    let (models, diags) = layer_models(workbenches, layers);
+    let layers = resolve_schemas(workbenches, layers);
+    let (models, diags) = layer_models(workbenches, &layers);
     if diags.has_errors() {
         return Err(Error::Invalid(diags));
     }
@@ -345,7 +363,7 @@ pub fn medallion_layers(
     for m in &models {
         let spec = layers
             .iter()
-            .find(|s| s.workbench == m.workbench && s.schema == m.schema && s.layer == m.layer)
+            .find(|s| s.workbench == m.workbench && s.schema() == m.schema && s.layer == m.layer)
             .ok_or_else(|| Error::Template {
                 name: "layer summary".into(),
                 message: format!("no spec for layer {}", m.resource_id()),
@@ -495,7 +513,7 @@ pub fn spec_from_model(m: &LayerModel) -> MedallionLayerSpec {
     MedallionLayerSpec {
         workbench: m.workbench.clone(),
         layer: m.layer,
-        schema: m.schema.clone(),
+        schema: Some(m.schema.clone()),
         tables,
         views,
         retention_days: Some(m.retention_days.unwrap_or(0)),

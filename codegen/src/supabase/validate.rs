@@ -119,6 +119,23 @@ pub struct LayerContext {
     pub relations: Vec<RelationSummary>,
 }
 
+/// Checks a medallion domain schema name: a plain identifier, not one Supabase or
+/// PostgreSQL manages.
+pub fn domain_schema(path: &AttrPath, schema: &str, d: &mut Diagnostics) {
+    if names::pg_identifier(path, schema, d)
+        && (MANAGED_SCHEMAS.contains(&schema) || schema.starts_with("pg_"))
+    {
+        d.error(
+            path.clone(),
+            "Reserved schema",
+            format!(
+                "Schema {schema:?} is managed by Supabase or PostgreSQL; medallion layers never \
+                 create or alter objects in it. Use a domain schema such as \"scout\"."
+            ),
+        );
+    }
+}
+
 impl LayerModel {
     /// Whether `schema.name` is one of this layer's tables or views.
     fn owns(&self, schema: &str, name: &str) -> bool {
@@ -268,20 +285,8 @@ pub fn layer_model(
             ),
         );
     }
-    let schema = spec.schema.as_str();
-    let schema_path = AttrPath::attr("schema");
-    if names::pg_identifier(&schema_path, schema, &mut d)
-        && (MANAGED_SCHEMAS.contains(&schema) || schema.starts_with("pg_"))
-    {
-        d.error(
-            schema_path,
-            "Reserved schema",
-            format!(
-                "Schema {schema:?} is managed by Supabase or PostgreSQL; medallion layers never \
-                 create or alter objects in it. Use a domain schema such as \"scout\"."
-            ),
-        );
-    }
+    let schema = spec.schema();
+    domain_schema(&AttrPath::attr("schema"), schema, &mut d);
     let retention_days = match spec.retention_days {
         Some(n) if n < 0 => {
             d.error(
@@ -751,7 +756,7 @@ fn foreign_keys(
                 ctx.relations
                     .iter()
                     .find(|r| {
-                        r.schema == spec.schema
+                        r.schema == spec.schema()
                             && r.name == fk.references_table
                             && r.kind == RelationKind::Table
                             && r.layer < spec.layer
@@ -760,7 +765,7 @@ fn foreign_keys(
             });
         let Some((target_cols, target_pk)) = target else {
             let higher = ctx.relations.iter().any(|r| {
-                r.schema == spec.schema && r.name == fk.references_table && r.layer > spec.layer
+                r.schema == spec.schema() && r.name == fk.references_table && r.layer > spec.layer
             });
             d.error(
                 fp.at("references_table"),
@@ -773,7 +778,8 @@ fn foreign_keys(
                 } else {
                     format!(
                         "{:?} is not a table of this layer or of a lower layer in schema {:?}.",
-                        fk.references_table, spec.schema
+                        fk.references_table,
+                        spec.schema()
                     )
                 },
             );
@@ -827,7 +833,7 @@ fn foreign_keys(
             kind: ConstraintKind::ForeignKey,
             columns: fk.columns.clone(),
             expression: None,
-            ref_schema: Some(spec.schema.clone()),
+            ref_schema: Some(spec.schema().to_owned()),
             ref_table: Some(fk.references_table.clone()),
             ref_columns: ref_cols,
             on_delete: on_delete.map(|(_, sql)| (*sql).to_owned()),

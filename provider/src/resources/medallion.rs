@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ipai_codegen::expand::workbench_summary_path;
-use ipai_codegen::spec::MedallionLayerSpec;
 use ipai_codegen::spec::medallion::Layer;
+use ipai_codegen::spec::{MedallionLayerSpec, WorkbenchSpec};
 use ipai_codegen::supabase::{self, LayerContext, LayerModel, LayerSummary, plan, summary_path};
 use ipai_codegen::{AttrPath, Diagnostics, Expansion, Migration};
 use schemars::JsonSchema;
@@ -18,7 +18,7 @@ use crate::config::Context;
 use crate::diagnostics;
 use crate::framework::{ApplyFailure, Resource};
 use crate::postgres::{self, Postgres};
-use crate::resources::{blocking, hashes_on_disk, remove_files, write_files};
+use crate::resources::{blocking, hashes_on_disk, recorded_workbench, remove_files, write_files};
 
 /// The `ipai_medallion_layer` resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -80,7 +80,7 @@ async fn layer_context(
         BTreeSet::new()
     });
     for layer in Layer::ALL.into_iter().filter(|l| *l != spec.layer) {
-        let path = summary_path(&spec.workbench, &spec.schema, layer);
+        let path = summary_path(&spec.workbench, spec.schema(), layer);
         // Planned in this run (Terraform plans dependencies first) is newer than the disk.
         if let Some(s) = ctx.planned::<LayerSummary>(&path) {
             out.relations.extend(s.relations.iter().cloned());
@@ -229,6 +229,26 @@ impl Resource for MedallionLayer {
         Diagnostics::new()
     }
 
+    /// An unset `schema` is the workbench's `supabase.schema` (as planned in this run,
+    /// else as recorded in its `workbench.json`), else `scout`.
+    async fn resolve(
+        &self,
+        ctx: &Context,
+        mut spec: MedallionLayerSpec,
+    ) -> Result<MedallionLayerSpec, Diagnostics> {
+        if spec.schema.is_none() {
+            let workbench = match ctx.planned::<WorkbenchSpec>(&spec.workbench) {
+                Some(w) => Some((*w).clone()),
+                None => read_file(ctx, workbench_summary_path(&spec.workbench))
+                    .await?
+                    .as_deref()
+                    .and_then(recorded_workbench),
+            };
+            spec.resolve_schema(workbench.as_ref());
+        }
+        Ok(spec)
+    }
+
     async fn plan(
         &self,
         ctx: &Context,
@@ -291,7 +311,7 @@ impl Resource for MedallionLayer {
             return Ok(Some(state.clone()));
         };
         let seen = db
-            .introspect(&spec.workbench, &spec.schema, spec.layer)
+            .introspect(&spec.workbench, spec.schema(), spec.layer)
             .await
             .map_err(pg_error)?;
         let Some(seen) = seen else {
@@ -339,7 +359,7 @@ impl Resource for MedallionLayer {
             db.drop_layer(
                 &spec.workbench,
                 &state.id,
-                &spec.schema,
+                spec.schema(),
                 &tables,
                 &drop,
                 spec.force_destroy,

@@ -14,6 +14,7 @@ use ipai_codegen::expand::workbench_summary_path;
 use ipai_codegen::{AttrPath, Diagnostics, names};
 
 use ipai_codegen::digitalocean::workbench_tag;
+use ipai_codegen::spec::WorkbenchSpec;
 use ipai_codegen::spec::workbench::TimeoutsSpec;
 
 use crate::config::Context;
@@ -65,6 +66,14 @@ fn workbench_field(
         .read(&workbench_summary_path(name))?
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v[field].as_str().map(str::to_owned)))
+}
+
+/// The spec recorded in a `workbench.json` (under `"spec"`); `None` when the text holds
+/// none, i.e. it was not written by this provider.
+pub(crate) fn recorded_workbench(summary: &str) -> Option<WorkbenchSpec> {
+    serde_json::from_str::<serde_json::Value>(summary)
+        .ok()
+        .and_then(|v| serde_json::from_value(v.get("spec")?.clone()).ok())
 }
 
 /// The domain of workbench `name` from its `workbench.json`; a diagnostic on `workbench`

@@ -16,7 +16,8 @@ use crate::digitalocean::DoState;
 use crate::digitalocean::apply::version_matches;
 use crate::framework::{ApplyFailure, Resource};
 use crate::resources::{
-    self, do_error, expansion_error, hashes_on_disk, read_for_import, remove_files, write_files,
+    self, do_error, expansion_error, hashes_on_disk, read_for_import, recorded_workbench,
+    remove_files, write_files,
 };
 use ipai_codegen::digitalocean::PriceTable;
 
@@ -336,10 +337,7 @@ impl Resource for Workbench {
         }
         let summary_path = workbench_summary_path(id);
         let text = read_for_import(ctx, &summary_path, &format!("workbench {id:?}")).await?;
-        let spec = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| serde_json::from_value::<WorkbenchSpec>(v.get("spec")?.clone()).ok())
-            .ok_or_else(|| {
+        let spec = recorded_workbench(&text).ok_or_else(|| {
                 diagnostics::error(
                     AttrPath::root(),
                     "Unreadable workbench summary",
