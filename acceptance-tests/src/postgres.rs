@@ -41,6 +41,42 @@ pub struct TestPostgres {
     dir: tempfile::TempDir,
     port: u16,
     as_postgres_user: bool,
+    tls: Option<Tls>,
+}
+
+/// How a [`TestPostgres`] started with [`TestPostgres::start_tls`] does TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// `ssl=on`; plain-text connections are still accepted.
+    Offered,
+    /// `ssl=on` and `pg_hba.conf` has `hostssl` lines only: plain text over TCP is refused.
+    Required,
+}
+
+/// A CA and a server certificate it signed for `localhost` and `127.0.0.1`, made at test
+/// time: (CA PEM, server certificate PEM, server key PEM).
+pub fn test_certificates() -> Result<(String, String, String)> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "ipai test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok((ca.pem(), cert.pem(), key.serialize_pem()))
 }
 
 fn is_root() -> bool {
@@ -69,8 +105,18 @@ impl TestPostgres {
         Path::new(PG_BIN).join("postgres").exists()
     }
 
-    /// Initialises, starts and bootstraps a cluster.
+    /// Initialises, starts and bootstraps a cluster without TLS.
     pub fn start() -> Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Like [`TestPostgres::start`], with `ssl=on` and a certificate for `localhost` and
+    /// `127.0.0.1` signed by a CA made now ([`TestPostgres::ca_file`]).
+    pub fn start_tls(tls: Tls) -> Result<Self> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<Tls>) -> Result<Self> {
         if !Self::available() {
             bail!("PostgreSQL 15 is not installed in {PG_BIN} (apt-get install postgresql-15)");
         }
@@ -83,6 +129,7 @@ impl TestPostgres {
             dir,
             port: 0,
             as_postgres_user,
+            tls,
         };
         pg.run(
             "initdb",
@@ -99,11 +146,15 @@ impl TestPostgres {
                 "--no-sync",
             ],
         )?;
+        let mut ssl = String::new();
+        if let Some(tls) = tls {
+            ssl = pg.write_tls_files(tls)?;
+        }
         let mut last = None;
         for _ in 0..5 {
             pg.port = free_port()?;
             let opts = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50{ssl}",
                 pg.port,
                 pg.dir.path().display()
             );
@@ -141,6 +192,49 @@ impl TestPostgres {
 
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Writes the CA, the server's certificate and key (the key readable by the server's
+    /// user only, as PostgreSQL demands) and for [`Tls::Required`] a `pg_hba.conf` without
+    /// plain-text TCP; returns the server options that turn TLS on.
+    fn write_tls_files(&self, tls: Tls) -> Result<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let (ca, cert, key) = test_certificates()?;
+        std::fs::write(self.ca_file(), ca)?;
+        let (cert_file, key_file) = (
+            self.dir.path().join("server.crt"),
+            self.dir.path().join("server.key"),
+        );
+        std::fs::write(&cert_file, cert)?;
+        std::fs::write(&key_file, key)?;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))?;
+        if self.as_postgres_user {
+            for f in [&cert_file, &key_file] {
+                std::os::unix::fs::chown(f, Some(id_of("-u")?), Some(id_of("-g")?))?;
+            }
+        }
+        if tls == Tls::Required {
+            std::fs::write(
+                self.data().join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+            )?;
+        }
+        Ok(format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert_file.display(),
+            key_file.display()
+        ))
+    }
+
+    /// The PEM file of the CA that signed the server's certificate (TLS clusters only).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// URL of `postgres` on database `postgres` at `host` with the query `params`
+    /// (e.g. `sslmode=require`), for tests choosing their own connection settings.
+    pub fn url_with(&self, host: &str, params: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres?{params}", self.port)
     }
 
     fn run(&self, bin: &str, args: &[&str]) -> Result<()> {
@@ -182,10 +276,15 @@ impl TestPostgres {
         self.url_of("postgres", user)
     }
 
-    /// Connection URL of `user` on database `db`.
+    /// Connection URL of `user` on database `db` (TLS without checking the certificate on
+    /// a cluster that requires it, plain text otherwise).
     pub fn url_of(&self, db: &str, user: &str) -> String {
+        let mode = match self.tls {
+            Some(Tls::Required) => "require",
+            _ => "disable",
+        };
         format!(
-            "postgres://{user}@127.0.0.1:{}/{db}?sslmode=disable",
+            "postgres://{user}@127.0.0.1:{}/{db}?sslmode={mode}",
             self.port
         )
     }

@@ -1,16 +1,22 @@
 //! `ipai_medallion_layer` through the real terraform CLI against a throwaway PostgreSQL 15:
 //! apply, empty re-plan, a column added in place, a destructive change refused, import,
-//! destroy refused by deletion protection, destroy with the flags.
+//! destroy refused by deletion protection, destroy with the flags; the same through a
+//! transaction-mode pooler (Supabase's port 6543); a bad `database_url` refused at plan
+//! without its password in the output.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use ipai_acceptance_tests::postgres::TestPostgres;
-use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, files_under};
+use ipai_acceptance_tests::postgres::{TestPgBouncer, TestPostgres};
+use ipai_acceptance_tests::terraform::{ProviderBlock, Workspace, files_under, required_providers};
 
 /// The layer leaves `schema` unset: it is the workbench's `supabase.schema`.
 fn config(ws: &Workspace, pg: &TestPostgres, extra_column: &str, flags: &str) -> String {
+    config_at(ws, &pg.url(), extra_column, flags)
+}
+
+fn config_at(ws: &Workspace, database_url: &str, extra_column: &str, flags: &str) -> String {
     format!(
         r#"{provider}resource "ipai_workbench" "main" {{
   name     = "acc"
@@ -36,7 +42,7 @@ resource "ipai_medallion_layer" "silver" {{
 "#,
         provider = ProviderBlock::new(&ws.output_dir())
             .files_only()
-            .database_url(&pg.url())
+            .database_url(database_url)
             .hcl(),
     )
 }
@@ -393,5 +399,91 @@ fn retyping_a_column_tenant_policies_read_keeps_rls() -> Result<()> {
         policies.trim(),
         "authenticated_read_only,service_role_full_access,tenant_isolation,tenant_set"
     );
+    Ok(())
+}
+
+/// Supabase's pooler on port 6543 (transaction mode): apply, read (an empty re-plan), an
+/// update in place and destroy all go through PgBouncer in transaction mode.
+#[test]
+fn medallion_layer_through_a_transaction_pooler() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let bouncer = TestPgBouncer::start(&pg)?;
+    let ws = Workspace::new()?;
+    let url = bouncer.url_as("postgres");
+    ws.write_config(&config_at(&ws, &url, "", "deletion_protection = false"))?;
+    let applied = ws.apply()?;
+    assert!(applied.contains("2 added"), "{applied}\n{}", bouncer.log());
+    let noop = ws.plan()?;
+    assert_eq!(noop.code, 0, "second plan must show no changes:\n{noop}");
+    let channel = r#"{ name = "channel", type = "text" },"#;
+    ws.write_config(&config_at(
+        &ws,
+        &url,
+        channel,
+        "deletion_protection = false",
+    ))?;
+    assert!(ws.apply()?.contains("1 changed"));
+    assert_eq!(ws.plan()?.code, 0);
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders'")?
+            .trim(),
+        "4"
+    );
+    ws.destroy()?;
+    assert_eq!(
+        pg.psql("SELECT to_regclass('sales.orders') IS NULL")?
+            .trim(),
+        "t"
+    );
+    Ok(())
+}
+
+/// A `database_url` the provider cannot use is a diagnostic on it at plan, which never
+/// shows the URL or its password (passed as a sensitive variable, as users do).
+#[test]
+fn a_bad_database_url_is_refused_without_showing_it() -> Result<()> {
+    let mut ws = Workspace::new()?;
+    let hcl = format!(
+        r#"{}
+variable "database_url" {{
+  type      = string
+  sensitive = true
+}}
+
+provider "ipai" {{
+  output_dir   = {:?}
+  files_only   = true
+  database_url = var.database_url
+}}
+
+resource "ipai_workbench" "main" {{
+  name = "acc"
+}}
+"#,
+        required_providers(),
+        ws.output_dir().display().to_string(),
+    );
+    ws.write_config(&hcl)?;
+    for (url, expected) in [
+        (
+            "postgres://app:S3cretPw@db.example.com:6543/postgres?sslmode=verify",
+            "sslmode \"verify\" is not supported",
+        ),
+        (
+            "postgres://app:S3cretPw@db.example.com:6543/postgres?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            "sslrootcert /nonexistent/ca.pem cannot be read",
+        ),
+    ] {
+        ws.set_env("TF_VAR_database_url", url);
+        let plan = ws.plan_err()?;
+        assert!(plan.says("Error: Invalid database_url"), "{plan}");
+        assert!(plan.says(expected), "{expected}:\n{plan}");
+        assert!(plan.says("database_url = var.database_url"), "{plan}");
+        let text = plan.output();
+        assert!(
+            !text.contains("S3cretPw") && !text.contains("db.example.com"),
+            "{plan}"
+        );
+    }
     Ok(())
 }

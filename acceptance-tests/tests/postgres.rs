@@ -1,17 +1,18 @@
 //! The postgres applier against a real, throwaway PostgreSQL 15 with the Supabase roles:
 //! the seed medallion applies, RLS holds the way PostgREST sees it, updates run in place,
 //! data loss is refused, a failed migration changes nothing, applies serialise and all of it
-//! works through a transaction-mode pooler.
+//! works through a transaction-mode pooler; connections check what libpq's sslmode says and a
+//! blocked apply gives up after the lock timeout.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use ipai_acceptance_tests::postgres::{TestPgBouncer, TestPostgres};
+use ipai_acceptance_tests::postgres::{TestPgBouncer, TestPostgres, Tls, test_certificates};
 use ipai_codegen::spec::{BundleSpec, MedallionLayerSpec, source};
 use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan};
 use ipai_codegen::{Migration, Renderer};
-use ipai_provider::postgres::{Error, Postgres};
+use ipai_provider::postgres::{ConnectOptions, Error, Postgres};
 use serde_json::json;
 use tokio_postgres::NoTls;
 
@@ -677,4 +678,190 @@ async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
     }
     assert!(with_rows >= 3, "too few inputs insert rows");
     assert!(refused >= 1, "no input is refused for another layer's sake");
+}
+
+/// Whether the session named `app` (its `application_name`) is encrypted, as the server
+/// sees it.
+fn encrypted(pg: &TestPostgres, app: &str) -> String {
+    pg.psql(&format!(
+        "SELECT string_agg(s.ssl::text, ',') FROM pg_stat_ssl s \
+         JOIN pg_stat_activity a USING (pid) WHERE a.application_name = '{app}'"
+    ))
+    .unwrap()
+    .trim()
+    .to_owned()
+}
+
+async fn refused(url: &str) -> String {
+    match Postgres::connect(url).await {
+        Ok(_) => panic!("connected although it must not: {url}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// libpq's sslmode semantics against a server that only accepts TLS, with a certificate
+/// for localhost and 127.0.0.1 signed by a CA made for the test.
+#[tokio::test]
+async fn sslmodes_check_what_libpq_checks() {
+    let pg = TestPostgres::start_tls(Tls::Required).unwrap();
+    let ca = pg.ca_file().display().to_string();
+    let other = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(other.path(), test_certificates().unwrap().0).unwrap();
+    let other = other.path().display().to_string();
+
+    // require: encrypted, the (to it unknown) CA is not checked.
+    let db = Postgres::connect(&pg.url_with("127.0.0.1", "sslmode=require&application_name=req"))
+        .await
+        .unwrap();
+    assert_eq!(encrypted(&pg, "req"), "true");
+    drop(db);
+
+    // verify-ca: the right CA connects, whatever the host name; another CA is refused.
+    let url = pg.url_with(
+        "not-in-the-cert.test",
+        &format!("hostaddr=127.0.0.1&sslmode=verify-ca&sslrootcert={ca}&application_name=ca"),
+    );
+    let db = Postgres::connect(&url).await.unwrap();
+    assert_eq!(encrypted(&pg, "ca"), "true");
+    drop(db);
+    let e = refused(&pg.url_with(
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={other}"),
+    ))
+    .await;
+    // The other CA has the same name as the right one, so rustls says BadSignature.
+    assert!(e.contains("invalid peer certificate: BadSignature"), "{e}");
+    assert!(e.contains("signed by a CA of sslrootcert"), "{e}");
+    // require with sslrootcert checks the chain like verify-ca.
+    let e =
+        refused(&pg.url_with("127.0.0.1", &format!("sslmode=require&sslrootcert={other}"))).await;
+    assert!(e.contains("invalid peer certificate: BadSignature"), "{e}");
+
+    // verify-full: the host name must be in the certificate.
+    let db = Postgres::connect(&pg.url_with(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}&application_name=full"),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(encrypted(&pg, "full"), "true");
+    drop(db);
+    let e = refused(&url.replace("verify-ca", "verify-full")).await;
+    assert!(
+        e.contains("not valid for name \"not-in-the-cert.test\""),
+        "{e}"
+    );
+    assert!(e.contains("names the host of database_url"), "{e}");
+
+    // disable: the server wants TLS and says so.
+    let e = refused(&pg.url_with("127.0.0.1", "sslmode=disable")).await;
+    assert!(e.contains("no pg_hba.conf entry"), "{e}");
+    assert!(e.contains("no encryption"), "{e}");
+
+    // A layer applies over TLS, as to Supabase.
+    let r = Renderer::embedded().unwrap();
+    let mut db = Postgres::connect(&pg.url_with(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap();
+    let scout = apply_bundle(&mut db, &bundle("seed.yaml"), &r).await;
+    assert!(
+        db.introspect(&scout[0].workbench, &scout[0].schema, scout[0].layer)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// prefer (libpq's default) takes TLS when offered and plain text when not; require refuses
+/// a server without TLS.
+#[tokio::test]
+async fn prefer_falls_back_and_require_does_not() {
+    let tls = TestPostgres::start_tls(Tls::Offered).unwrap();
+    let plain = TestPostgres::start().unwrap();
+    let db = Postgres::connect(&tls.url_with("127.0.0.1", "application_name=dflt"))
+        .await
+        .unwrap();
+    assert_eq!(encrypted(&tls, "dflt"), "true");
+    drop(db);
+    let db =
+        Postgres::connect(&plain.url_with("127.0.0.1", "sslmode=prefer&application_name=pref"))
+            .await
+            .unwrap();
+    assert_eq!(encrypted(&plain, "pref"), "false");
+    drop(db);
+    let e = refused(&plain.url_with("127.0.0.1", "sslmode=require")).await;
+    assert!(e.contains("TLS"), "{e}");
+}
+
+/// A migration waits at most the lock timeout for another apply of the workbench, or for a
+/// table another session locked, then fails and changes nothing.
+#[tokio::test]
+async fn a_blocked_apply_fails_after_the_lock_timeout() {
+    let pg = TestPostgres::start().unwrap();
+    let r = Renderer::embedded().unwrap();
+    let (_, v0) = setup_orders(&pg, &r).await;
+    let v1 = model(&silver(json!([{"name": "channel", "type": "text"}])));
+    let change = supabase::plan_change(&v0, &v1, false).unwrap();
+    let mig = supabase::migration(&v1, &change, 1, &r).unwrap();
+    let mut db = ConnectOptions::parse(&pg.url())
+        .unwrap()
+        .with_lock_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap();
+
+    let (mut holder, conn) = tokio_postgres::connect(&pg.url(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let tx = holder.transaction().await.unwrap();
+    tx.batch_execute("SELECT pg_advisory_xact_lock(hashtextextended('ipai/wb', 0))")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = db
+        .apply("wb", &v1.resource_id(), std::slice::from_ref(&mig))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Locked { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("another apply holds the workbench lock"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    tx.rollback().await.unwrap();
+
+    // The table itself locked by someone else (a long report, a hand-run ALTER).
+    let tx = holder.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE sales.orders IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+    let e = db
+        .apply("wb", &v1.resource_id(), std::slice::from_ref(&mig))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::Migration { .. }), "{e:?}");
+    assert!(
+        text.contains("lock on a table this migration changes"),
+        "{text}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'channel'")
+            .unwrap()
+            .trim(),
+        "0",
+        "nothing changed"
+    );
+    // Once free, the same migration applies.
+    assert_eq!(
+        db.apply("wb", &v1.resource_id(), &[mig])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -19,6 +19,8 @@ use crate::diagnostics;
 use crate::digitalocean::Applier;
 use crate::files::FilesTarget;
 use crate::git::{self, CommitOptions};
+use crate::postgres::{self, ConnectOptions};
+use ipai_codegen::digitalocean::parse_duration;
 
 /// Configures where the workbench's generated files go and which templates render them.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -36,13 +38,25 @@ pub struct ProviderConfig {
     /// change, for GitOps (Flux or Argo CD then apply them).
     #[serde(default)]
     pub git: Option<GitConfig>,
-    /// PostgreSQL connection string of the workbench's Supabase database
-    /// (`postgres://user:password@host:5432/postgres?sslmode=require`). When set,
-    /// `ipai_medallion_layer` applies its migrations there and reads the catalog back;
-    /// without it only the migration files are written.
+    /// PostgreSQL connection string of the workbench's Supabase database, a URL
+    /// (`postgres://user:password@host:6543/postgres?sslmode=require`) or libpq
+    /// `key=value` pairs. When set, `ipai_medallion_layer` applies its migrations there and
+    /// reads the catalog back; without it only the migration files are written. Supabase's
+    /// pooler in transaction mode (port 6543) and the direct endpoint (5432) both work.
+    /// `sslmode` as libpq: `disable` (plain text), `prefer` (default: TLS when offered),
+    /// `require` (TLS, certificate not checked), `verify-ca` (TLS, chain checked against
+    /// `sslrootcert`), `verify-full` (chain and host name); `sslrootcert` is a PEM file of
+    /// CA certificates (with `prefer` or `require` it turns on the `verify-ca` check) or
+    /// `system` for the public CAs (with `verify-full` only). `connect_timeout` is in
+    /// seconds, default 10.
     #[serde(default)]
     #[schemars(extend("x-sensitive" = true))]
     pub database_url: Option<String>,
+    /// How long a migration waits for another apply of the same workbench (which holds
+    /// the workbench's lock) or for a table another session has locked, before it fails
+    /// and changes nothing: a duration such as `30s`, `5m` (default `60s`).
+    #[serde(default)]
+    pub database_lock_timeout: Option<String>,
     /// Generate files only (Kubernetes manifests, Supabase migrations, the workbench
     /// summary) and create nothing in DigitalOcean; no token is needed. Default false:
     /// `ipai_workbench` (and `ipai_ocr_stack`'s GPU node pool) are created in
@@ -94,6 +108,11 @@ impl std::fmt::Debug for ProviderConfig {
                 &self.digitalocean_token.as_ref().map(|_| "<redacted>"),
             )
             .field("api_endpoint", &self.api_endpoint)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("database_lock_timeout", &self.database_lock_timeout)
             .finish()
     }
 }
@@ -106,6 +125,8 @@ pub struct Context {
     /// The files target under `output_dir`.
     pub files: Arc<FilesTarget>,
     renderer: OnceLock<Result<Arc<Renderer>, String>>,
+    /// The database connection settings, when `database_url` is set.
+    pub database: Option<ConnectOptions>,
     /// The DigitalOcean applier, when a token is configured and not files-only; resources
     /// ask for it through [`Context::digitalocean`] or [`Context::digitalocean_required`].
     digitalocean: Option<Applier>,
@@ -176,6 +197,7 @@ impl Context {
         if let Some(g) = git {
             check_git(&output_dir, g, &mut d);
         }
+        let database = database_options(&config, &mut d);
         let mut digitalocean = None;
         // files_only wins over a token (no diagnostic): the explicit switch beats an
         // ambient credential, and DIGITALOCEAN_TOKEN is often set for the official
@@ -214,6 +236,7 @@ impl Context {
         Ok(Self {
             files: Arc::new(FilesTarget::new(output_dir).with_git(commits)),
             config,
+            database,
             renderer: OnceLock::new(),
             digitalocean,
             planned: Mutex::default(),
@@ -338,6 +361,37 @@ fn existing_ancestor(dir: &Path) -> Result<&Path, String> {
     }
 }
 
+/// The parsed `database_url` with `database_lock_timeout`, or diagnostics on them. The
+/// URL holds a password: no message repeats it.
+fn database_options(config: &ProviderConfig, d: &mut Diagnostics) -> Option<ConnectOptions> {
+    let lock_timeout = match config.database_lock_timeout.as_deref() {
+        None => Some(postgres::DEFAULT_LOCK_TIMEOUT),
+        Some(t) => match parse_duration(t).filter(|d| !d.is_zero()) {
+            Some(d) => Some(d),
+            None => {
+                d.error(
+                    AttrPath::attr("database_lock_timeout"),
+                    "Invalid duration",
+                    format!("{t:?} is not a duration above zero; write it like 30s, 5m or 1m30s."),
+                );
+                None
+            }
+        },
+    };
+    let url = config.database_url.as_deref()?;
+    match ConnectOptions::parse(url) {
+        Ok(o) => lock_timeout.map(|t| o.with_lock_timeout(t)),
+        Err(e) => {
+            d.error(
+                AttrPath::attr("database_url"),
+                "Invalid database_url",
+                format!("{e}."),
+            );
+            None
+        }
+    }
+}
+
 /// Whether files can be created under `dir`, judged on the nearest existing ancestor,
 /// without leaving anything behind.
 fn check_writable(dir: &Path) -> Result<(), String> {
@@ -362,6 +416,7 @@ mod tests {
             templates_dir: None,
             git: None,
             database_url: None,
+            database_lock_timeout: None,
             files_only: false,
             digitalocean_token: None,
             api_endpoint: None,
@@ -420,6 +475,71 @@ mod tests {
         }
         let (_, detail) = refusal(&neither, false);
         assert!(detail.contains("files_only = true"), "{detail}");
+    }
+
+    #[test]
+    fn a_bad_database_url_is_reported_on_it_without_the_password() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("no-such-ca.pem");
+        let not_pem = tmp.path().join("ca.txt");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        for (url, expected) in [
+            (
+                "postgres://app:S3cretPw@db.example.com:6543/postgres?sslmode=verify_full"
+                    .to_owned(),
+                "sslmode \"verify_full\" is not supported",
+            ),
+            (
+                format!(
+                    "postgres://app:S3cretPw@db.example.com/postgres?sslmode=verify-ca&sslrootcert={}",
+                    missing.display()
+                ),
+                "cannot be read",
+            ),
+            (
+                format!(
+                    "host=db.example.com password=S3cretPw sslmode=require sslrootcert='{}'",
+                    not_pem.display()
+                ),
+                "holds no PEM certificate",
+            ),
+            (
+                "postgres://app:S3cretPw@db.example.com:x/postgres".to_owned(),
+                "invalid value for option `port`",
+            ),
+            (
+                "postgres://app:S3cretPw@db.example.com/postgres?pgbouncer=true".to_owned(),
+                "unknown option `pgbouncer`",
+            ),
+        ] {
+            let mut c = config(tmp.path());
+            c.database_url = Some(url.clone());
+            let d = Context::configure(c).unwrap_err();
+            assert_eq!(d.0.len(), 1, "{url}: {d:?}");
+            assert_eq!(d.0[0].path, AttrPath::attr("database_url"));
+            assert_eq!(d.0[0].summary, "Invalid database_url");
+            assert!(d.0[0].detail.contains(expected), "{}", d.0[0].detail);
+            let all = format!("{d:?}");
+            assert!(
+                !all.contains("S3cretPw") && !all.contains("db.example.com"),
+                "{all}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_settings_are_checked_and_never_printed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = config(tmp.path());
+        c.database_url = Some("postgres://app:S3cretPw@db.example.com/postgres".into());
+        c.database_lock_timeout = Some("2m".into());
+        let ctx = Context::configure(c.clone()).unwrap();
+        let shown = format!("{ctx:?}");
+        assert!(!shown.contains("S3cretPw"), "{shown}");
+        assert!(shown.contains("lock_timeout: 120s"), "{shown}");
+        c.database_lock_timeout = Some("soon".into());
+        let d = Context::configure(c).unwrap_err();
+        assert_eq!(d.0[0].path, AttrPath::attr("database_lock_timeout"));
     }
 
     #[test]

@@ -5,15 +5,22 @@
 //! interleave, then checks the ledger `ip_workbench.migrations`, runs the SQL and records it.
 //! Any failure rolls the transaction back: the database is exactly as before. The applier
 //! generates no DDL; it only reads the catalog and writes the ledger.
+//!
+//! Connections follow libpq's `sslmode` (see [`conninfo`]), give up after `connect_timeout`
+//! (10 s unless the URL says otherwise), and a migration waits at most the lock timeout for
+//! the workbench's lock or a table's lock, so a blocked apply fails instead of hanging.
 
 mod catalog;
+pub mod conninfo;
+mod tls;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ipai_codegen::Migration;
 use ipai_codegen::spec::medallion::Layer;
 use ipai_codegen::supabase::model::LayerModel;
-use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, GenericClient, Row};
 
@@ -26,9 +33,26 @@ pub enum Error {
     /// The TLS setup failed.
     #[error("TLS setup for the database connection failed: {0}")]
     Tls(String),
-    /// Connecting failed.
+    /// Connecting failed: PostgreSQL's or the TLS layer's reason, and what to check.
     #[error("connecting to the database failed: {0}")]
-    Connect(#[source] tokio_postgres::Error),
+    Connect(String),
+    /// Connecting took longer than `connect_timeout`.
+    #[error(
+        "connecting to the database timed out after {0:?} (connect_timeout in database_url \
+         sets the limit)"
+    )]
+    ConnectTimeout(Duration),
+    /// Another session held the workbench's advisory lock for longer than the lock timeout.
+    #[error(
+        "another apply holds the workbench lock of {workbench:?} (waited {waited:?}); nothing \
+         was changed, try again when it has finished"
+    )]
+    Locked {
+        /// The workbench.
+        workbench: String,
+        /// How long this apply waited.
+        waited: Duration,
+    },
     /// A migration failed; its transaction was rolled back.
     #[error(
         "migration {version}_{name} failed and was rolled back, the database is unchanged: {message}"
@@ -113,12 +137,27 @@ async fn query_row(
     Ok(client.query_typed_one(sql, &texts(params)).await?)
 }
 
+/// [`describe`] with the client's causes (tokio-postgres keeps the reason in them).
+fn with_causes(e: &tokio_postgres::Error) -> String {
+    let mut s = describe(e);
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(&format!(": {text}"));
+        }
+        cause = c.source();
+    }
+    s
+}
+
 /// Result with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A connection to the workbench's database.
 pub struct Postgres {
     client: Client,
+    lock_timeout: Duration,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -138,38 +177,142 @@ pub struct LedgerEntry {
     pub checksum: String,
 }
 
-fn tls_config() -> Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+/// Connect timeout when `database_url` sets none (libpq waits forever).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a migration waits for the workbench's lock or a table's lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A parsed `database_url` with its TLS configuration, ready to connect. Parsing reads
+/// `sslrootcert`, so a bad URL or an unreadable CA file is found before anything runs.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    config: Config,
+    ssl_mode: conninfo::SslMode,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    connect_timeout: Duration,
+    lock_timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection string holds a password: only the settings that are not secret.
+        f.debug_struct("ConnectOptions")
+            .field("ssl_mode", &self.ssl_mode)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("lock_timeout", &self.lock_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectOptions {
+    /// Parses `url` (`postgres://…` or key=value, libpq's `sslmode` and `sslrootcert`
+    /// included). Errors name the option at fault, never the URL or the password.
+    pub fn parse(url: &str) -> Result<Self> {
+        let info = conninfo::parse(url)?;
+        let mut config: Config = info.rest.parse().map_err(|e: tokio_postgres::Error| {
+            // The parser's messages name options, never values: no password leaks.
+            Error::Url(with_causes(&e))
+        })?;
+        let tls = match info.ssl_mode {
+            conninfo::SslMode::Disable => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                None
+            }
+            mode => {
+                config.ssl_mode(if mode == conninfo::SslMode::Prefer {
+                    tokio_postgres::config::SslMode::Prefer
+                } else {
+                    tokio_postgres::config::SslMode::Require
+                });
+                Some(Arc::new(tls::client_config(mode, info.root_cert.as_ref())?))
+            }
+        };
+        let connect_timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        config.connect_timeout(connect_timeout);
+        Ok(Self {
+            config,
+            ssl_mode: info.ssl_mode,
+            tls,
+            connect_timeout,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        })
+    }
+
+    /// How long a migration waits for the workbench's lock or a table's lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The effective `sslmode`.
+    pub fn ssl_mode(&self) -> conninfo::SslMode {
+        self.ssl_mode
+    }
+
+    /// Connects, giving up after `connect_timeout` per host (TCP, TLS and authentication
+    /// together).
+    pub async fn connect(&self) -> Result<Postgres> {
+        let hosts = self
+            .config
+            .get_hosts()
+            .len()
+            .max(self.config.get_hostaddrs().len())
+            .max(1);
+        let limit = self.connect_timeout * u32::try_from(hosts).unwrap_or(u32::MAX);
+        let connecting = async {
+            match &self.tls {
+                None => {
+                    let (client, conn) = self.config.connect(tokio_postgres::NoTls).await?;
+                    tokio::spawn(conn);
+                    Ok(client)
+                }
+                Some(tls) => {
+                    let tls = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
+                    let (client, conn) = self.config.connect(tls).await?;
+                    tokio::spawn(conn);
+                    Ok(client)
+                }
+            }
+        };
+        let client = tokio::time::timeout(limit, connecting)
+            .await
+            .map_err(|_| Error::ConnectTimeout(limit))?
+            .map_err(|e| Error::Connect(self.explain(&e)))?;
+        Ok(Postgres {
+            client,
+            lock_timeout: self.lock_timeout,
+        })
+    }
+
+    /// The client's reason with its causes, and for a certificate that failed the check
+    /// what the `sslmode` asked for.
+    fn explain(&self, e: &tokio_postgres::Error) -> String {
+        let mut s = with_causes(e);
+        if s.contains("certificate") || s.contains("CertNotValid") {
+            s.push_str(match self.ssl_mode {
+                conninfo::SslMode::VerifyFull => {
+                    "; sslmode=verify-full checks that the server's certificate is signed by \
+                     a CA of sslrootcert and names the host of database_url"
+                }
+                _ => {
+                    "; the server's certificate must be signed by a CA of sslrootcert \
+                     (sslmode=verify-ca, or prefer/require with sslrootcert)"
+                }
+            });
+        }
+        s
+    }
 }
 
 impl Postgres {
-    /// Connects to `url` (`postgres://…` or key=value). `sslmode=require` (what Supabase's
-    /// pooler on 6543 and direct endpoint on 5432 need) uses rustls with the webpki roots;
-    /// `disable` connects in plain text, as for a local server.
+    /// Connects to `url` (`postgres://…` or key=value) with libpq's `sslmode` semantics;
+    /// see [`ConnectOptions`].
     pub async fn connect(url: &str) -> Result<Self> {
-        let config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            // The parser's message never echoes the URL, so no password leaks into it.
-            Error::Url(e.to_string())
-        })?;
-        let client = if config.get_ssl_mode() == SslMode::Disable {
-            let (client, conn) = config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(Error::Connect)?;
-            tokio::spawn(conn);
-            client
-        } else {
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
-            let (client, conn) = config.connect(tls).await.map_err(Error::Connect)?;
-            tokio::spawn(conn);
-            client
-        };
-        Ok(Self { client })
+        ConnectOptions::parse(url)?.connect().await
     }
 
     /// The layer `layer` of `schema` as the catalog has it (see [`catalog::introspect`]);
@@ -209,12 +352,28 @@ impl Postgres {
         refuse_rows_in: Option<(&str, &[String])>,
     ) -> Result<bool> {
         let tx = self.client.transaction().await?;
-        query_rows(
-            &tx,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&format!("ipai/{workbench}")],
-        )
+        // SET LOCAL: it ends with the transaction, which a transaction-mode pooler needs.
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {}",
+            self.lock_timeout.as_millis().max(1)
+        ))
         .await?;
+        let key = format!("ipai/{workbench}");
+        tx.query_typed(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &texts(&[&key]),
+        )
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                Error::Locked {
+                    workbench: workbench.to_owned(),
+                    waited: self.lock_timeout,
+                }
+            } else {
+                e.into()
+            }
+        })?;
         if let Some((schema, tables)) = refuse_rows_in {
             let full = non_empty_tables(&tx, schema, tables).await?;
             if !full.is_empty() {
@@ -238,10 +397,19 @@ impl Postgres {
                 now: m.checksum.clone(),
             });
         }
+        let lock_timeout = self.lock_timeout;
         let failed = |e: tokio_postgres::Error| Error::Migration {
             version: m.version.clone(),
             name: m.name.clone(),
-            message: describe(&e),
+            message: if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                format!(
+                    "{}; another session held a lock on a table this migration changes for \
+                     longer than the lock timeout ({lock_timeout:?})",
+                    describe(&e)
+                )
+            } else {
+                describe(&e)
+            },
         };
         tx.batch_execute(&m.sql).await.map_err(failed)?;
         tx.execute_typed(
@@ -359,4 +527,36 @@ async fn ledger_checksum(
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that accepts the connection and never answers (a firewall that swallows
+    /// packets behaves alike): connecting gives up after connect_timeout.
+    #[tokio::test]
+    async fn connecting_gives_up_after_connect_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let url = format!("postgres://u:pw@127.0.0.1:{port}/db?sslmode=disable&connect_timeout=1");
+        let started = std::time::Instant::now();
+        let e = Postgres::connect(&url).await.unwrap_err();
+        let waited = started.elapsed();
+        assert!(matches!(e, Error::ConnectTimeout(_)), "{e:?}");
+        assert!(e.to_string().contains("timed out after 1s"), "{e}");
+        assert!(
+            (Duration::from_millis(900)..Duration::from_secs(5)).contains(&waited),
+            "{waited:?}"
+        );
+        let default = ConnectOptions::parse("postgres://u@127.0.0.1/db").unwrap();
+        assert_eq!(default.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        silent.abort();
+    }
 }

@@ -124,9 +124,9 @@ async fn recorded_spec(
 }
 
 async fn connect(ctx: &Context) -> Result<Option<Postgres>, Diagnostics> {
-    match &ctx.config.database_url {
+    match &ctx.database {
         None => Ok(None),
-        Some(url) => Postgres::connect(url).await.map(Some).map_err(|e| {
+        Some(options) => options.connect().await.map(Some).map_err(|e| {
             diagnostics::error(
                 AttrPath::attr("database_url"),
                 "Cannot connect to the database",
