@@ -487,3 +487,49 @@ resource "ipai_workbench" "main" {{
     }
     Ok(())
 }
+
+#[test]
+fn a_change_another_layer_depends_on_is_refused_at_plan() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+    let with_gold = |amount_type: &str, flags: &str| {
+        let silver = config(&ws, &pg, "", flags).replace("numeric(12,2)", amount_type);
+        format!(
+            r#"{silver}
+resource "ipai_medallion_layer" "gold" {{
+  workbench  = ipai_workbench.main.id
+  layer      = "gold"
+  schema     = "sales"
+  depends_on = [ipai_medallion_layer.silver]
+  views      = [{{ name = "big_orders", query = "select id, amount from orders where amount > 100" }}]
+}}
+"#
+        )
+    };
+    ws.write_config(&with_gold("numeric(12,2)", ""))?;
+    ws.apply()?;
+    // The gold view reads amount: retyping it in silver is refused at plan, naming the view,
+    // even with allow_destructive_changes; nothing runs and no file changes.
+    refused_at_plan(
+        &ws,
+        &pg,
+        &with_gold("numeric(14,4)", "allow_destructive_changes = true"),
+        &[
+            "Change blocked by another layer",
+            "sales.big_orders of the gold layer reads it",
+            "Attribute: tables[0].columns[1].type",
+        ],
+    )?;
+    // Dropping note, which the view does not read, goes through.
+    let without_note = with_gold("numeric(12,2)", "allow_destructive_changes = true")
+        .replace("{ name = \"note\", type = \"text\" },", "");
+    ws.write_config(&without_note)?;
+    ws.apply()?;
+    assert_eq!(ws.plan()?.code, 0);
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'sales' AND table_name = 'orders' AND column_name = 'note'")?
+            .trim(),
+        "0"
+    );
+    Ok(())
+}
