@@ -533,3 +533,199 @@ resource "ipai_medallion_layer" "gold" {{
     );
     Ok(())
 }
+
+/// A silver layer with tenant isolation and a CHECK rule, and a gold layer with a view on it.
+fn guarded_config(ws: &Workspace, pg: &TestPostgres) -> String {
+    format!(
+        r#"{provider}resource "ipai_workbench" "main" {{
+  name = "acc"
+}}
+
+resource "ipai_medallion_layer" "silver" {{
+  workbench = ipai_workbench.main.id
+  layer     = "silver"
+  schema    = "sales"
+  rls = {{
+    presets       = ["service_role_full_access", "authenticated_read_only", "tenant_isolation"]
+    tenant_column = "tenant_id"
+    tenant_claim  = "org_id"
+  }}
+  tables = [{{
+    name = "orders"
+    columns = [
+      {{ name = "id", type = "text", nullable = false }},
+      {{ name = "tenant_id", type = "text", nullable = false }},
+      {{ name = "amount", type = "numeric(12,2)", nullable = false }},
+      {{ name = "status", type = "text", nullable = false, default = "'open'" }},
+    ]
+    primary_key = ["id"]
+    checks      = [{{ name = "amount_positive", expression = "amount > 0" }}]
+  }}]
+}}
+
+resource "ipai_medallion_layer" "gold" {{
+  workbench = ipai_workbench.main.id
+  layer     = "gold"
+  schema    = "sales"
+  views = [{{
+    name  = "open_orders"
+    query = "select id, tenant_id, amount from orders where status = 'open'"
+  }}]
+  depends_on = [ipai_medallion_layer.silver]
+}}
+"#,
+        provider = ProviderBlock::new(&ws.output_dir())
+            .files_only()
+            .database_url(&pg.url())
+            .hcl(),
+    )
+}
+
+/// `query` run the way PostgREST runs a request: as `role`, with JWT claims `claims`, in
+/// one transaction. Returns the last line of output, or psql's error.
+fn as_role(pg: &TestPostgres, role: &str, claims: &str, query: &str) -> Result<String> {
+    let out = pg.psql_args(&[
+        "-1",
+        "-c",
+        &format!("SET LOCAL ROLE {role}"),
+        "-c",
+        &format!("SELECT set_config('request.jwt.claims', '{claims}', true)"),
+        "-c",
+        query,
+    ])?;
+    Ok(out.lines().last().unwrap_or_default().to_owned())
+}
+
+const TENANT_A: &str = r#"{"role": "authenticated", "org_id": "a"}"#;
+
+#[test]
+fn hand_edits_of_expressions_grants_and_rls_are_drift_and_repaired() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+    ws.write_config(&guarded_config(&ws, &pg))?;
+    ws.apply()?;
+    // PostgreSQL reprints every expression: still no perpetual diff.
+    for _ in 0..2 {
+        let noop = ws.plan()?;
+        assert_eq!(noop.code, 0, "a fresh layer plans no change:\n{noop}");
+    }
+    pg.psql(
+        "INSERT INTO sales.orders (id, tenant_id, amount) VALUES ('o1', 'a', 10), ('o2', 'a', 20), ('o3', 'b', 30)",
+    )?;
+    let tenant_rows = |pg: &TestPostgres| {
+        as_role(
+            pg,
+            "authenticated",
+            TENANT_A,
+            "SELECT count(*) FROM sales.orders",
+        )
+    };
+    let tenant_view_rows = |pg: &TestPostgres| {
+        as_role(
+            pg,
+            "authenticated",
+            TENANT_A,
+            "SELECT count(*) FROM sales.open_orders",
+        )
+    };
+    assert_eq!(tenant_rows(&pg)?, "2");
+    assert_eq!(tenant_view_rows(&pg)?, "2");
+
+    // Each hand edit, what the plan must say about it, and whether tenant a then sees
+    // every row of the table (the edit opened a hole).
+    let edits: [(&str, &[&str], bool); 7] = [
+        (
+            "ALTER POLICY tenant_isolation ON sales.orders USING (true)",
+            &["policy tenant_isolation on sales.orders: USING is now (true)"],
+            true,
+        ),
+        (
+            "ALTER POLICY authenticated_read_only ON sales.orders TO anon",
+            &["policy authenticated_read_only on sales.orders now applies to roles anon"],
+            false,
+        ),
+        (
+            "ALTER TABLE sales.orders DROP CONSTRAINT orders_amount_positive_check; \
+             ALTER TABLE sales.orders ADD CONSTRAINT orders_amount_positive_check CHECK (amount >= 0)",
+            &[
+                "constraint orders_amount_positive_check on sales.orders is now",
+                ">=",
+            ],
+            false,
+        ),
+        (
+            "CREATE OR REPLACE VIEW sales.open_orders AS SELECT id, tenant_id, amount FROM sales.orders",
+            &["view sales.open_orders was redefined"],
+            true,
+        ),
+        (
+            "ALTER TABLE sales.orders ALTER COLUMN status SET DEFAULT 'paid'",
+            &["default of column sales.orders.status is now ('paid'"],
+            false,
+        ),
+        (
+            "GRANT INSERT ON sales.orders TO anon",
+            &["INSERT on sales.orders granted to anon outside the configuration"],
+            false,
+        ),
+        (
+            "ALTER TABLE sales.orders DISABLE ROW LEVEL SECURITY",
+            &["row level security on sales.orders is disabled"],
+            true,
+        ),
+    ];
+    for (sql, says, opens) in edits {
+        pg.psql(sql)?;
+        if opens {
+            let seen = if sql.contains("VIEW") {
+                tenant_view_rows(&pg)?
+            } else {
+                tenant_rows(&pg)?
+            };
+            assert_eq!(seen, "3", "{sql} lets a tenant see every row");
+        }
+        let drift = ws.plan()?;
+        assert_eq!(drift.code, 2, "{sql} is drift:\n{drift}");
+        for s in says {
+            assert!(drift.says(s), "{sql}: plan must say {s:?}:\n{drift}");
+        }
+        assert!(
+            drift.says("1 to change"),
+            "{sql}: repaired in place:\n{drift}"
+        );
+        ws.apply()?;
+        let noop = ws.plan()?;
+        assert_eq!(noop.code, 0, "{sql} repaired, no change left:\n{noop}");
+        assert_eq!(
+            tenant_rows(&pg)?,
+            "2",
+            "{sql} repaired: a tenant sees its rows"
+        );
+        assert_eq!(
+            tenant_view_rows(&pg)?,
+            "2",
+            "{sql} repaired: also through the view"
+        );
+    }
+    // What the edits changed is back as configured.
+    assert!(
+        pg.psql("INSERT INTO sales.orders (id, tenant_id, amount) VALUES ('o4', 'a', 0)")
+            .is_err(),
+        "the CHECK rule refuses amount 0 again"
+    );
+    pg.psql("INSERT INTO sales.orders (id, tenant_id, amount) VALUES ('o5', 'c', 5)")?;
+    assert_eq!(
+        pg.psql("SELECT status FROM sales.orders WHERE id = 'o5'")?
+            .trim(),
+        "open"
+    );
+    let e = as_role(
+        &pg,
+        "anon",
+        r#"{"role": "anon"}"#,
+        "INSERT INTO sales.orders (id, tenant_id, amount) VALUES ('o6', 'a', 1)",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("permission denied"), "{e}");
+    Ok(())
+}

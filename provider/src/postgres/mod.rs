@@ -344,6 +344,20 @@ impl Postgres {
         Ok(applied)
     }
 
+    /// Applies `m` (see [`Postgres::apply`]) and, in the same transaction after its DDL,
+    /// introspects the `layer` of `schema`: the catalog's text of what the migration made.
+    pub async fn apply_observed(
+        &mut self,
+        workbench: &str,
+        resource: &str,
+        m: &Migration,
+        schema: &str,
+        layer: Layer,
+    ) -> Result<Option<LayerModel>> {
+        let observe = Some((schema, layer));
+        Ok(self.migrate(workbench, resource, m, None, observe).await?.1)
+    }
+
     async fn apply_one(
         &mut self,
         workbench: &str,
@@ -351,6 +365,20 @@ impl Postgres {
         m: &Migration,
         refuse_rows_in: Option<(&str, &[String])>,
     ) -> Result<bool> {
+        Ok(self
+            .migrate(workbench, resource, m, refuse_rows_in, None)
+            .await?
+            .0)
+    }
+
+    async fn migrate(
+        &mut self,
+        workbench: &str,
+        resource: &str,
+        m: &Migration,
+        refuse_rows_in: Option<(&str, &[String])>,
+        observe: Option<(&str, Layer)>,
+    ) -> Result<(bool, Option<LayerModel>)> {
         let tx = self.client.transaction().await?;
         // SET LOCAL: it ends with the transaction, which a transaction-mode pooler needs.
         tx.batch_execute(&format!(
@@ -385,18 +413,6 @@ impl Postgres {
                 ));
             }
         }
-        // Checked under the lock: a concurrent apply may have just recorded it.
-        if let Some(checksum) = ledger_checksum(&tx, resource, &m.version).await? {
-            if checksum == m.checksum {
-                return Ok(false);
-            }
-            return Err(Error::LedgerMismatch {
-                resource: resource.to_owned(),
-                version: m.version.clone(),
-                applied: checksum,
-                now: m.checksum.clone(),
-            });
-        }
         let lock_timeout = self.lock_timeout;
         let failed = |e: tokio_postgres::Error| Error::Migration {
             version: m.version.clone(),
@@ -411,15 +427,34 @@ impl Postgres {
                 describe(&e)
             },
         };
-        tx.batch_execute(&m.sql).await.map_err(failed)?;
-        tx.execute_typed(
-            "INSERT INTO ip_workbench.migrations (resource, version, name, checksum) VALUES ($1, $2, $3, $4)",
-            &texts(&[&resource, &m.version, &m.name, &m.checksum]),
-        )
-        .await
-        .map_err(failed)?;
+        // Checked under the lock: a concurrent apply may have just recorded it.
+        let applied = match ledger_checksum(&tx, resource, &m.version).await? {
+            Some(checksum) if checksum == m.checksum => false,
+            Some(checksum) => {
+                return Err(Error::LedgerMismatch {
+                    resource: resource.to_owned(),
+                    version: m.version.clone(),
+                    applied: checksum,
+                    now: m.checksum.clone(),
+                });
+            }
+            None => {
+                tx.batch_execute(&m.sql).await.map_err(failed)?;
+                tx.execute_typed(
+                    "INSERT INTO ip_workbench.migrations (resource, version, name, checksum) VALUES ($1, $2, $3, $4)",
+                    &texts(&[&resource, &m.version, &m.name, &m.checksum]),
+                )
+                .await
+                .map_err(failed)?;
+                true
+            }
+        };
+        let observed = match observe {
+            Some((schema, layer)) => catalog::introspect(&tx, workbench, schema, layer).await?,
+            None => None,
+        };
         tx.commit().await.map_err(failed)?;
-        Ok(true)
+        Ok((applied, observed))
     }
 
     /// The ledger rows of `resource`, oldest first; empty when there is no ledger yet.

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ipai_codegen::expand::workbench_summary_path;
 use ipai_codegen::spec::medallion::Layer;
 use ipai_codegen::spec::{MedallionLayerSpec, WorkbenchSpec};
+use ipai_codegen::supabase::drift::{self, Expressions};
 use ipai_codegen::supabase::{self, LayerContext, LayerModel, LayerSummary, plan, summary_path};
 use ipai_codegen::{AttrPath, Diagnostics, Expansion, Migration};
 use schemars::JsonSchema;
@@ -43,6 +44,25 @@ pub struct MedallionLayerComputed {
     /// `output_dir`: what apply restores when one is edited or deleted by hand.
     #[serde(default)]
     pub migrations: BTreeMap<String, String>,
+    /// PostgreSQL's own text of every expression of the layer (column defaults, CHECK
+    /// rules, policies' USING and WITH CHECK, view queries; PostgreSQL reprints them), read
+    /// back in the transaction that applied the layer: read compares the catalog with it,
+    /// so an expression edited by hand shows as drift. Empty without `database_url`.
+    #[serde(default)]
+    pub catalog: Option<BTreeMap<String, String>>,
+    /// What read found changed by hand in the database since the last apply, one line per
+    /// object (e.g. `policy tenant_isolation on scout.orders: USING is now (true)`); the
+    /// next apply repairs it and empties this list.
+    #[serde(default)]
+    pub drift: Vec<String>,
+}
+
+/// The expressions recorded at the last apply, when there is a record to compare with
+/// (state written before the record existed has none).
+fn recorded<'a>(c: &'a MedallionLayerComputed, applied: &LayerModel) -> Option<&'a Expressions> {
+    c.catalog
+        .as_ref()
+        .filter(|r| !r.is_empty() || drift::expressions(applied).is_empty())
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Diagnostics {
@@ -162,7 +182,8 @@ async fn plan_layer(
         model.summary(),
     );
     let renderer = ctx.renderer()?;
-    let (generation, change, mut files, mut migrations) = match prior {
+    let with_database = ctx.config.database_url.is_some();
+    let (generation, change, mut files, mut migrations, catalog) = match prior {
         Some(p) => {
             let prev = parse_model(&p.applied_model)?;
             let change = supabase::plan_change(&prev, &model, spec.allow_destructive_changes)?;
@@ -172,7 +193,19 @@ async fn plan_layer(
             } else {
                 p.generation + 1
             };
-            (generation, change, p.files.clone(), p.migrations.clone())
+            // Read back after the migration (unknown until then); kept while nothing runs.
+            let catalog = match (with_database, change.is_empty()) {
+                (false, _) => Some(p.catalog.clone().unwrap_or_default()),
+                (true, true) => recorded(p, &prev).cloned(),
+                (true, false) => None,
+            };
+            (
+                generation,
+                change,
+                p.files.clone(),
+                p.migrations.clone(),
+                catalog,
+            )
         }
         None => {
             // A layer created again after a destroy continues its ledger's numbering.
@@ -184,7 +217,9 @@ async fn plan_layer(
                     .len() as i64,
                 None => 0,
             };
-            (next, plan::create(&model), BTreeMap::new(), BTreeMap::new())
+            let catalog = (!with_database).then(BTreeMap::new);
+            let create = plan::create(&model);
+            (next, create, BTreeMap::new(), BTreeMap::new(), catalog)
         }
     };
     let mut expansion = supabase::expand_layer(spec, &model, &change, generation as u32, &renderer)
@@ -210,6 +245,8 @@ async fn plan_layer(
                 .map_err(|e| internal("Encoding the model failed", e))?,
             files,
             migrations,
+            catalog,
+            drift: Vec::new(),
         },
         migration: expansion.migrations.first().cloned(),
         expansion,
@@ -264,21 +301,38 @@ impl Resource for MedallionLayer {
         spec: &MedallionLayerSpec,
         prior: Option<(&MedallionLayerSpec, &MedallionLayerComputed)>,
     ) -> Result<MedallionLayerComputed, ApplyFailure<MedallionLayerComputed>> {
-        let planned = plan_layer(ctx, spec, prior.map(|(_, c)| c)).await?;
-        if let (Some(mut db), Some(m)) = (connect(ctx).await?, &planned.migration) {
-            let renderer = ctx.renderer()?;
-            let meta = supabase::metadata_migration(&renderer)
-                .map_err(|e| internal("Rendering the metadata schema failed", e))?;
-            db.apply(&spec.workbench, supabase::METADATA_RESOURCE, &[meta])
-                .await
-                .map_err(pg_error)?;
-            db.apply(
-                &spec.workbench,
-                &planned.computed.id,
-                std::slice::from_ref(m),
-            )
-            .await
-            .map_err(pg_error)?;
+        let mut planned = plan_layer(ctx, spec, prior.map(|(_, c)| c)).await?;
+        match (connect(ctx).await?, &planned.migration) {
+            (Some(mut db), Some(m)) => {
+                let renderer = ctx.renderer()?;
+                let meta = supabase::metadata_migration(&renderer)
+                    .map_err(|e| internal("Rendering the metadata schema failed", e))?;
+                db.apply(&spec.workbench, supabase::METADATA_RESOURCE, &[meta])
+                    .await
+                    .map_err(pg_error)?;
+                let made = db
+                    .apply_observed(
+                        &spec.workbench,
+                        &planned.computed.id,
+                        m,
+                        spec.schema(),
+                        spec.layer,
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                planned.computed.catalog =
+                    Some(made.as_ref().map(drift::expressions).unwrap_or_default());
+            }
+            // Nothing to run, but no record yet (state from before records were kept).
+            (Some(db), None) if planned.computed.catalog.is_none() => {
+                let seen = db
+                    .introspect(&spec.workbench, spec.schema(), spec.layer)
+                    .await
+                    .map_err(pg_error)?;
+                planned.computed.catalog =
+                    Some(seen.as_ref().map(drift::expressions).unwrap_or_default());
+            }
+            _ => {}
         }
         write_files(
             ctx,
@@ -318,12 +372,24 @@ impl Resource for MedallionLayer {
             return Ok(None);
         };
         let applied = parse_model(&state.applied_model)?;
-        if plan::change(&applied, &seen).is_empty() {
+        let observed = match recorded(state, &applied) {
+            Some(record) => drift::reconcile(&applied, seen, record),
+            None => seen,
+        };
+        if plan::change(&applied, &observed).is_empty() {
             return Ok(Some(state.clone()));
         }
+        // Kept until an apply repairs it: a refresh that stores `observed` must not lose it.
+        let mut found = state.drift.clone();
+        for d in drift::describe(&applied, &observed) {
+            if !found.contains(&d) {
+                found.push(d);
+            }
+        }
         Ok(Some(MedallionLayerComputed {
-            applied_model: serde_json::to_string(&seen)
+            applied_model: serde_json::to_string(&observed)
                 .map_err(|e| internal("Encoding the model failed", e))?,
+            drift: found,
             ..state.clone()
         }))
     }
@@ -428,6 +494,8 @@ impl Resource for MedallionLayer {
         }
         let summary = summary_path(workbench, schema, layer);
         let files = hashes_on_disk(ctx, migrations.keys().cloned().chain([summary.clone()])).await;
+        // The catalog as found is the baseline a later hand edit is compared with.
+        let catalog = Some(drift::expressions(&seen));
         let (spec, applied) = match recorded_spec(ctx, &summary, &seen).await? {
             Some(exact) => exact,
             None => (supabase::spec_from_model(&seen), seen),
@@ -441,6 +509,8 @@ impl Resource for MedallionLayer {
                     .map_err(|e| internal("Encoding the model failed", e))?,
                 files,
                 migrations,
+                catalog,
+                drift: Vec::new(),
             },
         ))
     }
