@@ -1046,10 +1046,15 @@ fn rls(
         };
         let using = check("using", &p.using, d);
         let with_check = check("with_check", &p.with_check, d);
+        // PostgreSQL keeps a policy's roles as a set and pg_policies lists them by name:
+        // the model does too, so roles written in another order are not a perpetual diff.
+        let mut roles = p.roles.clone();
+        roles.sort();
+        roles.dedup();
         t.policies.push(PolicyModel {
             name: p.name.clone(),
             command: p.command.to_uppercase(),
-            roles: p.roles.clone(),
+            roles,
             using,
             with_check,
             restrictive: p.restrictive,
