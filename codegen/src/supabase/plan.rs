@@ -473,21 +473,25 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         next.tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let kept = |old: &'_ TableModel| next_tables.get(old.name.as_str()).copied();
 
+    // Kept tables' columns for which `changed(old column, new column)` holds; the new
+    // column is `None` when the change takes it away.
+    let kept_columns = |changed: &dyn Fn(&ColumnModel, Option<&ColumnModel>) -> bool| {
+        prev.tables
+            .iter()
+            .filter_map(|old| {
+                let t = kept(old)?;
+                let cols: HashSet<&str> = old
+                    .columns
+                    .iter()
+                    .filter(|c| changed(c, t.column(&c.name)))
+                    .map(|c| c.name.as_str())
+                    .collect();
+                (!cols.is_empty()).then_some((old.name.as_str(), cols))
+            })
+            .collect::<HashMap<&str, HashSet<&str>>>()
+    };
     // Kept tables' columns whose type changes.
-    let retyped: HashMap<&str, HashSet<&str>> = prev
-        .tables
-        .iter()
-        .filter_map(|old| {
-            let t = kept(old)?;
-            let cols: HashSet<&str> = old
-                .columns
-                .iter()
-                .filter(|c| t.column(&c.name).is_some_and(|n| n.r#type != c.r#type))
-                .map(|c| c.name.as_str())
-                .collect();
-            (!cols.is_empty()).then_some((old.name.as_str(), cols))
-        })
-        .collect();
+    let retyped = kept_columns(&|c, n| n.is_some_and(|n| n.r#type != c.r#type));
     // Kept tables losing a primary or unique key a foreign key may depend on.
     let rekeyed: HashSet<&str> = prev
         .tables
@@ -530,20 +534,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     };
 
     // Columns a change takes away from a kept table or retypes.
-    let lost: HashMap<&str, HashSet<&str>> = prev
-        .tables
-        .iter()
-        .filter_map(|old| {
-            let t = kept(old)?;
-            let cols: HashSet<&str> = old
-                .columns
-                .iter()
-                .filter(|c| t.column(&c.name).is_none_or(|n| n.r#type != c.r#type))
-                .map(|c| c.name.as_str())
-                .collect();
-            (!cols.is_empty()).then_some((old.name.as_str(), cols))
-        })
-        .collect();
+    let lost = kept_columns(&|c, n| n.is_none_or(|n| n.r#type != c.r#type));
     // A view is dropped before and created again after when it changes, reads a lost
     // column or reads a view that is rebuilt (a view only reads earlier ones). One whose
     // query names no relation may read anything. Views are matched by name: a catalog lists
