@@ -46,6 +46,17 @@ async fn apply_bundle(db: &mut Postgres, b: &BundleSpec, r: &Renderer) -> Vec<La
 
 /// A session the way PostgREST opens one: log in as `authenticator`, switch to `role` and set
 /// the JWT claims, all inside one transaction. Returns the rows of `query`, or the error.
+/// Asserts the catalog shows layer `m` as applied: no drift. `what` names it in failures.
+async fn assert_no_drift(db: &Postgres, m: &LayerModel, r: &Renderer, what: &str) {
+    let seen = db
+        .introspect(&m.workbench, &m.schema, m.layer)
+        .await
+        .unwrap()
+        .unwrap();
+    let drift = plan::change(&seen, m).render(r).unwrap();
+    assert!(drift.is_empty(), "{what}: {}: {drift:#?}", m.resource_id());
+}
+
 async fn as_role(
     pg: &TestPostgres,
     role: &str,
@@ -94,13 +105,7 @@ async fn seed_medallion_applies_and_rls_holds_as_postgrest_sees_it() {
     }
     // The catalog matches what the specs asked for: no drift right after apply.
     for m in scout.iter().chain(&ledger) {
-        let seen = db
-            .introspect(&m.workbench, &m.schema, m.layer)
-            .await
-            .unwrap()
-            .unwrap();
-        let drift = plan::change(&seen, m).render(&r).unwrap();
-        assert!(drift.is_empty(), "{}: {drift:#?}", m.resource_id());
+        assert_no_drift(&db, m, &r, "seed").await;
     }
 
     let tenant_a = "11111111-1111-1111-1111-111111111111";
@@ -471,13 +476,7 @@ async fn applies_and_reads_through_a_transaction_pooler() {
     let mut db = Postgres::connect(&url).await.unwrap();
     let scout = apply_bundle(&mut db, &bundle("seed.yaml"), &r).await;
     for m in &scout {
-        let seen = db
-            .introspect(&m.workbench, &m.schema, m.layer)
-            .await
-            .unwrap()
-            .unwrap();
-        let drift = plan::change(&seen, m).render(&r).unwrap();
-        assert!(drift.is_empty(), "{}: {drift:#?}", m.resource_id());
+        assert_no_drift(&db, m, &r, "through the pooler").await;
         let mig = supabase::migration(m, &plan::create(m), 0, &r).unwrap();
         let again = db.apply(&m.workbench, &m.resource_id(), &[mig]).await;
         assert!(again.unwrap().is_empty(), "second apply is a no-op");
@@ -627,17 +626,7 @@ async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
                     .unwrap_or_else(|e| panic!("{name}: {}: {e}", next.resource_id()));
             }
             assert_eq!(data, kept_data(&pg, prev, next), "{name}: data lost");
-            let seen = db
-                .introspect(&next.workbench, &next.schema, next.layer)
-                .await
-                .unwrap()
-                .unwrap();
-            let drift = plan::change(&seen, next).render(&r).unwrap();
-            assert!(
-                drift.is_empty(),
-                "{name}: {}: {drift:#?}",
-                next.resource_id()
-            );
+            assert_no_drift(&db, next, &r, &name).await;
         }
         // Highest layer first, as Terraform destroys dependents before what they read.
         for m in applied.iter().rev() {
