@@ -593,14 +593,7 @@ async fn every_change_input_applies_to_postgres_and_keeps_the_data() {
             let change = supabase::plan_change(prev, next, true).unwrap();
             // As the provider plans it: lower layers as planned in this run, higher ones as
             // applied.
-            let others = LayerContext {
-                workbenches: None,
-                relations: after[..i]
-                    .iter()
-                    .chain(&before[i + 1..])
-                    .flat_map(|m| m.summary().relations)
-                    .collect(),
-            };
+            let others = LayerContext::while_changing(&before, &after, i);
             if supabase::check_dependents(next, &change, &others).is_err() {
                 // Refused at plan, and rightly: PostgreSQL refuses it too, changing nothing.
                 let mig = supabase::migration(next, &change, 1, &r).unwrap();

@@ -105,20 +105,6 @@ struct ChangeInput {
     rows: Vec<String>,
 }
 
-/// What the provider sees of the other layers when it plans layer `i` of a change: the
-/// lower ones as planned in the same run (Terraform plans them first), the higher ones as
-/// last applied.
-fn other_layers(before: &[LayerModel], after: &[LayerModel], i: usize) -> LayerContext {
-    LayerContext {
-        workbenches: None,
-        relations: after[..i]
-            .iter()
-            .chain(&before[i + 1..])
-            .flat_map(|m| m.summary().relations)
-            .collect(),
-    }
-}
-
 #[test]
 fn supabase_change_migrations() {
     let r = Renderer::embedded().unwrap();
@@ -156,9 +142,11 @@ fn supabase_change_migrations() {
                 }
             }
             let change = supabase::plan_change(prev, next, allow).unwrap();
-            if let Err(d) =
-                supabase::check_dependents(next, &change, &other_layers(&before, &after, i))
-            {
+            if let Err(d) = supabase::check_dependents(
+                next,
+                &change,
+                &LayerContext::while_changing(&before, &after, i),
+            ) {
                 out.push_str("==> refused: another layer depends on what it changes <==\n");
                 for x in &d.0 {
                     out.push_str(&format!("{}: {}\n", x.path, x.detail));

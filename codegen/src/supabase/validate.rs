@@ -136,6 +136,22 @@ pub fn domain_schema(path: &AttrPath, schema: &str, d: &mut Diagnostics) {
     }
 }
 
+impl LayerContext {
+    /// What the provider sees of the other layers when it plans layer `i` of a change
+    /// from `before` to `after` (both in application order): the lower ones as planned in
+    /// the same run (Terraform plans them first), the higher ones as last applied.
+    pub fn while_changing(before: &[LayerModel], after: &[LayerModel], i: usize) -> Self {
+        Self {
+            workbenches: None,
+            relations: after[..i]
+                .iter()
+                .chain(&before[i + 1..])
+                .flat_map(|m| m.summary().relations)
+                .collect(),
+        }
+    }
+}
+
 impl LayerModel {
     /// Whether `schema.name` is one of this layer's tables or views.
     fn owns(&self, schema: &str, name: &str) -> bool {
