@@ -153,6 +153,19 @@ fn scout_medallion_module_applies_fresh_and_enforces_the_silver_rules() -> Resul
         "t1"
     );
 
+    // Gold follows silver without a refresh: last month's 10.00 against this month's 12.50.
+    insert("t5", "snacks", "10.00", "date_trunc('month', current_date)::date - 1")?;
+    insert("t6", "beverages", "3.00", "current_date")?;
+    assert_eq!(
+        pg.psql(
+            "SELECT string_agg(concat_ws(' ', to_char(month, 'YYYY-MM') = to_char(current_date, 'YYYY-MM'), \
+             category, total_amount, transaction_count, previous_amount, growth_pct), '; ' \
+             ORDER BY month, category) FROM scout.gold_monthly_summary"
+        )?
+        .trim(),
+        "f snacks 10.00 1; t beverages 3.00 1; t snacks 12.50 1 10.00 25.00"
+    );
+
     // Protected by default; the module's flags let destroy drop the layers, rows and all.
     let refused = ws.run_err(&["destroy", "-auto-approve", "-no-color"])?;
     assert!(refused.contains("Deletion protection is on"), "{refused}");

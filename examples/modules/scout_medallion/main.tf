@@ -1,5 +1,6 @@
 # The seed's scout medallion: raw POS transactions land in bronze as JSONB, are validated
-# into silver, summarised monthly in gold and exposed to retrieval in platinum.
+# into silver, summarised monthly in gold (a view, so always current) and exposed to retrieval
+# in platinum.
 
 locals {
   # Each category quoted as a SQL literal (single quotes doubled) for the CHECK rule.
@@ -60,34 +61,28 @@ resource "ipai_medallion_layer" "gold" {
   workbench           = var.workbench
   layer               = "gold"
   schema              = var.schema
-  retention_days      = 1825
   deletion_protection = var.deletion_protection
   force_destroy       = var.force_destroy
 
-  tables = [{
-    name    = "gold_monthly_summary"
-    comment = "Monthly totals per store and category."
-    columns = [
-      { name = "month", type = "date", nullable = false },
-      { name = "store_id", type = "text", nullable = false },
-      { name = "category", type = "text", nullable = false },
-      { name = "total_amount", type = "numeric(14,2)", nullable = false, default = "0" },
-      { name = "transaction_count", type = "bigint", nullable = false, default = "0" },
-      { name = "refreshed_at", type = "timestamptz", nullable = false, default = "now()" },
-    ]
-    primary_key      = ["month", "store_id", "category"]
-    retention_column = "month"
-  }]
-
+  # A view rather than a table: nothing has to refresh it, and it reads silver with the
+  # caller's rights (security_invoker), so silver's row-level security still applies.
   views = [{
-    name    = "gold_monthly_growth"
-    comment = "Month-over-month growth of each store and category."
+    name    = "gold_monthly_summary"
+    comment = "Monthly totals per store and category, with growth over the previous calendar month."
     query   = <<-SQL
-      select month, store_id, category, total_amount,
-             lag(total_amount) over (partition by store_id, category order by month) as previous_amount,
-             round(100 * (total_amount - lag(total_amount) over (partition by store_id, category order by month))
-                   / nullif(lag(total_amount) over (partition by store_id, category order by month), 0), 2) as growth_pct
-      from gold_monthly_summary
+      with monthly as (
+        select date_trunc('month', txn_date)::date as month, store_id, category,
+               sum(amount) as total_amount, count(*) as transaction_count
+        from silver_validated_transactions
+        group by 1, 2, 3
+      )
+      select m.month, m.store_id, m.category, m.total_amount, m.transaction_count,
+             p.total_amount as previous_amount,
+             round(100 * (m.total_amount - p.total_amount) / nullif(p.total_amount, 0), 2) as growth_pct
+      from monthly as m
+      left join monthly as p
+        on p.store_id = m.store_id and p.category = m.category
+       and p.month = (m.month - interval '1 month')::date
     SQL
   }]
 
