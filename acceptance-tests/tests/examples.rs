@@ -154,7 +154,12 @@ fn scout_medallion_module_applies_fresh_and_enforces_the_silver_rules() -> Resul
     );
 
     // Gold follows silver without a refresh: last month's 10.00 against this month's 12.50.
-    insert("t5", "snacks", "10.00", "date_trunc('month', current_date)::date - 1")?;
+    insert(
+        "t5",
+        "snacks",
+        "10.00",
+        "date_trunc('month', current_date)::date - 1",
+    )?;
     insert("t6", "beverages", "3.00", "current_date")?;
     assert_eq!(
         pg.psql(
