@@ -68,6 +68,28 @@ pub struct Attribute {
     pub resolved: bool,
 }
 
+impl Attribute {
+    /// The description as Terraform shows it (docs, editors): the doc comment, plus the
+    /// default when it is a short literal the comment does not already spell out.
+    fn documented(&self) -> String {
+        let shown = match &self.default {
+            Some(d @ (Json::Bool(_) | Json::Number(_))) => d.to_string(),
+            Some(Json::String(s)) if !s.is_empty() => format!("{s:?}"),
+            Some(Json::Array(items))
+                if !items.is_empty() && items.iter().all(|i| i.is_string() || i.is_number()) =>
+            {
+                Json::Array(items.clone()).to_string().replace(',', ", ")
+            }
+            _ => return self.description.clone(),
+        };
+        if self.description.to_lowercase().contains("default") {
+            return self.description.clone();
+        }
+        let sep = if self.description.is_empty() { "" } else { " " };
+        format!("{}{sep}Defaults to `{shown}`.", self.description)
+    }
+}
+
 /// A set of attributes: the resource itself, or a nested object.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Block {
@@ -336,7 +358,7 @@ impl Attribute {
             name: self.name.clone(),
             r#type: ty,
             nested_type,
-            description: self.description.clone(),
+            description: self.documented(),
             required: self.required,
             optional: self.optional,
             computed: self.computed,
@@ -648,6 +670,20 @@ mod tests {
             b.get("subdomains").unwrap().kind,
             Kind::List(Box::new(Kind::String))
         );
+    }
+
+    #[test]
+    fn descriptions_name_the_default_unless_the_comment_does() {
+        let b = workbench();
+        let region = b.get("region").unwrap().to_proto();
+        assert!(
+            region.description.ends_with(" Defaults to `\"sgp1\"`."),
+            "{}",
+            region.description
+        );
+        // No default: the doc comment alone.
+        let name = b.get("name").unwrap();
+        assert_eq!(name.to_proto().description, name.description);
     }
 
     #[test]
