@@ -5,6 +5,7 @@
 //! a deterministic version (no clock: layer rank, schema and generation) and is written in
 //! the Supabase CLI layout `<workbench>/supabase/migrations/<version>_<name>.sql`.
 
+pub mod datacheck;
 pub mod drift;
 pub mod model;
 pub mod plan;

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
+use super::datacheck::{DataCheck, Target};
 use super::model::{
     API_ROLES, ColumnModel, ConstraintKind, ConstraintModel, IndexModel, LayerModel, PolicyModel,
     TableModel, ViewModel,
@@ -71,6 +72,9 @@ pub struct Plan {
     pub destructive: Vec<Destructive>,
     /// Tables, views, columns and keys dropped or retyped.
     pub disturbed: Vec<Disturbed>,
+    /// What the rows already in changed tables must satisfy for the statements to apply
+    /// (a database the plan can read checks them before anything runs).
+    pub checks: Vec<DataCheck>,
 }
 
 impl Plan {
@@ -718,39 +722,116 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             continue;
         };
         let mut r = Relation::new(&next.schema, &t.name);
+        let rows = Target {
+            schema: &next.schema,
+            table: &t.name,
+            key: primary_key(old),
+        };
         for (ci, c) in t.columns.iter().enumerate() {
+            let cpath = tpath.at("columns").index(ci);
             let change = match old.column(&c.name) {
-                None => Some(ColumnChange {
-                    name: quote_ident(&c.name),
-                    add: Some(column(c)),
-                    ..ColumnChange::default()
-                }),
-                Some(o) => {
-                    alter_column(&mut p, &tpath.at("columns").index(ci), next, t, o, c, exact)
+                None => {
+                    if !c.nullable && c.default.is_none() {
+                        p.checks
+                            .push(rows.new_not_null(cpath.at("nullable"), &c.name));
+                    }
+                    Some(ColumnChange {
+                        name: quote_ident(&c.name),
+                        add: Some(column(c)),
+                        ..ColumnChange::default()
+                    })
                 }
+                Some(o) => alter_column(&mut p, &cpath, &rows, o, c, exact),
             };
             r.columns.extend(change);
         }
+        // Rules and keys on a column added or retyped here hold values that exist only
+        // once the migration ran: those are left to the migration (it rolls back).
+        let changing: HashSet<&str> = t
+            .columns
+            .iter()
+            .filter(|c| old.column(&c.name).is_none_or(|o| o.r#type != c.r#type))
+            .map(|c| c.name.as_str())
+            .collect();
+        let settled = |cols: &[String]| cols.iter().all(|c| !changing.contains(c.as_str()));
         let added = |olds: &[ConstraintModel], c: &ConstraintModel| {
             olds.iter().all(|o| !same_constraint(o, c, exact))
         };
+        let (mut nth_unique, mut nth_check) = (0, 0);
         for c in &t.constraints {
-            if added(&old.constraints, c) {
-                r.add_constraints.push(constraint(c));
+            let path = match c.kind {
+                ConstraintKind::Unique => {
+                    nth_unique += 1;
+                    tpath.at("unique").index(nth_unique - 1)
+                }
+                ConstraintKind::Check => {
+                    nth_check += 1;
+                    tpath.at("checks").index(nth_check - 1)
+                }
+                _ => tpath.at("primary_key"),
+            };
+            if !added(&old.constraints, c) {
+                continue;
+            }
+            r.add_constraints.push(constraint(c));
+            match (c.kind, &c.expression) {
+                (ConstraintKind::Check, Some(expr))
+                    if changing.iter().all(|col| !mentions(expr, col)) =>
+                {
+                    p.checks.push(rows.check_rule(path, &c.name, expr));
+                }
+                (ConstraintKind::PrimaryKey | ConstraintKind::Unique, _) if settled(&c.columns) => {
+                    p.checks
+                        .push(rows.key(path, &c.columns, c.kind == ConstraintKind::PrimaryKey));
+                }
+                _ => {}
             }
         }
-        let mut fks: Vec<&ConstraintModel> = t
-            .foreign_keys
-            .iter()
-            .filter(|c| added(&old.foreign_keys, c))
-            .collect();
+        let mut fks: Vec<&ConstraintModel> = Vec::new();
+        for (k, c) in t.foreign_keys.iter().enumerate() {
+            if !added(&old.foreign_keys, c) {
+                continue;
+            }
+            fks.push(c);
+            let (ref_schema, ref_table) = (
+                c.ref_schema.as_deref().unwrap_or_default(),
+                c.ref_table.as_deref().unwrap_or_default(),
+            );
+            // A referenced table of this layer created now is empty; one whose referenced
+            // columns are added or retyped here is left to the migration.
+            let own = (ref_schema == next.schema)
+                .then(|| next_tables.get(ref_table))
+                .flatten();
+            let ref_is_new = own.is_some() && !prev_tables.contains_key(ref_table);
+            let ref_settled = own.is_none_or(|rt| {
+                ref_is_new
+                    || c.ref_columns.iter().all(|rc| {
+                        prev_tables[ref_table]
+                            .column(rc)
+                            .zip(rt.column(rc))
+                            .is_some_and(|(o, n)| o.r#type == n.r#type)
+                    })
+            });
+            if settled(&c.columns) && ref_settled {
+                p.checks.push(rows.foreign_key(
+                    tpath.at("foreign_keys").index(k),
+                    &c.columns,
+                    (ref_schema, ref_table, &c.ref_columns),
+                    ref_is_new,
+                ));
+            }
+        }
         fks.extend(rebuilt_fks.remove(t.name.as_str()).unwrap_or_default());
         if !fks.is_empty() {
             added_fks.push((t, fks));
         }
-        for ix in &t.indexes {
+        for (k, ix) in t.indexes.iter().enumerate() {
             if !old.indexes.contains(ix) {
                 r.create_indexes.push(index(ix));
+                if ix.unique && settled(&ix.columns) {
+                    p.checks
+                        .push(rows.key(tpath.at("indexes").index(k), &ix.columns, false));
+                }
             }
         }
         if old.rls != t.rls {
@@ -909,8 +990,7 @@ fn add_constraints<'a>(
 fn alter_column(
     p: &mut Plan,
     path: &AttrPath,
-    m: &LayerModel,
-    t: &TableModel,
+    rows: &Target,
     old: &ColumnModel,
     new: &ColumnModel,
     exact: bool,
@@ -919,24 +999,24 @@ fn alter_column(
         name: quote_ident(&new.name),
         ..ColumnChange::default()
     };
+    let (schema, table) = (rows.schema, rows.table);
     if old.r#type != new.r#type {
         change.new_type = Some(new.r#type.clone());
         p.disturb(
             path.at("type"),
-            &t.name,
+            table,
             Part::Column(new.name.clone()),
-            format!(
-                "changes the type of column {}.{}.{}",
-                m.schema, t.name, new.name
-            ),
+            format!("changes the type of column {schema}.{table}.{}", new.name),
         );
         p.destructive.push(Destructive {
             path: path.at("type"),
             what: format!(
-                "change type of column {}.{}.{} from {} to {}",
-                m.schema, t.name, new.name, old.r#type, new.r#type
+                "change type of column {schema}.{table}.{} from {} to {}",
+                new.name, old.r#type, new.r#type
             ),
         });
+        p.checks
+            .push(rows.cast(path.at("type"), &new.name, &old.r#type, &new.r#type));
     }
     let default_changed = if exact {
         old.default != new.default
@@ -949,6 +1029,10 @@ fn alter_column(
         });
     }
     if old.nullable != new.nullable {
+        if !new.nullable && new.default.is_none() {
+            p.checks
+                .push(rows.becomes_not_null(path.at("nullable"), &new.name));
+        }
         change.nullability = Some(NullChange {
             nullable: new.nullable,
             // Rows holding NULL would make SET NOT NULL fail; with a default they get it,
@@ -1032,6 +1116,15 @@ fn unregister(m: &LayerModel, name: &str) -> Unregister {
         schema: quote_literal(&m.schema),
         name: quote_literal(name),
     }
+}
+
+/// Primary key columns of `t`, empty without one.
+fn primary_key(t: &TableModel) -> Vec<String> {
+    t.constraints
+        .iter()
+        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .map(|c| c.columns.clone())
+        .unwrap_or_default()
 }
 
 fn same_constraint(a: &ConstraintModel, b: &ConstraintModel, exact: bool) -> bool {

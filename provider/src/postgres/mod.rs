@@ -12,6 +12,7 @@
 
 mod catalog;
 pub mod conninfo;
+pub mod datacheck;
 mod tls;
 
 use std::sync::Arc;

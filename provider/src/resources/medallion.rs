@@ -5,6 +5,7 @@
 //! migration files; read introspects the catalog so hand changes show as drift.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use ipai_codegen::expand::workbench_summary_path;
 use ipai_codegen::spec::medallion::Layer;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Context;
 use crate::diagnostics;
 use crate::framework::{ApplyFailure, Resource};
+use crate::postgres::datacheck::Found;
 use crate::postgres::{self, Postgres};
 use crate::resources::{blocking, hashes_on_disk, recorded_workbench, remove_files, write_files};
 
@@ -167,10 +169,47 @@ fn parse_model(text: &str) -> Result<LayerModel, Diagnostics> {
     serde_json::from_str(text).map_err(|e| internal("The state's applied_model is unreadable", e))
 }
 
+/// How long one query checking existing rows may run at plan.
+const ROW_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the plan's checks of existing rows (see [`supabase::datacheck`]) when the provider
+/// has a database: a change the rows would make PostgreSQL refuse is refused here, with
+/// the attribute that asks for it, before anything runs.
+async fn check_rows(ctx: &Context, change: &plan::Plan) -> Result<(), Diagnostics> {
+    if change.checks.is_empty() {
+        return Ok(());
+    }
+    let Some(mut db) = connect(ctx).await? else {
+        return Ok(());
+    };
+    let found = db
+        .check_rows(&change.checks, ROW_CHECK_TIMEOUT)
+        .await
+        .map_err(pg_error)?;
+    let mut d = Diagnostics::new();
+    for (check, f) in change.checks.iter().zip(found) {
+        match f {
+            Found::Clean => {}
+            Found::Violations { rows, sample } => {
+                d.0.push(check.diagnostic(rows, sample.as_deref()))
+            }
+            Found::Unchecked(why) => tracing::warn!(
+                table = %check.table,
+                change = %check.change,
+                "existing rows not checked at plan ({why}); the migration rolls back if they are in the way"
+            ),
+        }
+    }
+    if d.has_errors() { Err(d) } else { Ok(()) }
+}
+
+/// `check_rows`: run the plan's checks of existing rows (at plan; apply runs the
+/// migration, which rolls back on its own).
 async fn plan_layer(
     ctx: &Context,
     spec: &MedallionLayerSpec,
     prior: Option<&MedallionLayerComputed>,
+    check_existing_rows: bool,
 ) -> Result<Planned, Diagnostics> {
     let lctx = layer_context(ctx, spec).await?;
     let (model, d) = supabase::layer_model(spec, &lctx);
@@ -188,6 +227,9 @@ async fn plan_layer(
             let prev = parse_model(&p.applied_model)?;
             let change = supabase::plan_change(&prev, &model, spec.allow_destructive_changes)?;
             supabase::check_dependents(&model, &change, &lctx)?;
+            if check_existing_rows {
+                check_rows(ctx, &change).await?;
+            }
             let generation = if change.is_empty() {
                 p.generation
             } else {
@@ -292,7 +334,7 @@ impl Resource for MedallionLayer {
         spec: &MedallionLayerSpec,
         prior: Option<&MedallionLayerComputed>,
     ) -> Result<MedallionLayerComputed, Diagnostics> {
-        Ok(plan_layer(ctx, spec, prior).await?.computed)
+        Ok(plan_layer(ctx, spec, prior, true).await?.computed)
     }
 
     async fn apply(
@@ -301,7 +343,7 @@ impl Resource for MedallionLayer {
         spec: &MedallionLayerSpec,
         prior: Option<(&MedallionLayerSpec, &MedallionLayerComputed)>,
     ) -> Result<MedallionLayerComputed, ApplyFailure<MedallionLayerComputed>> {
-        let mut planned = plan_layer(ctx, spec, prior.map(|(_, c)| c)).await?;
+        let mut planned = plan_layer(ctx, spec, prior.map(|(_, c)| c), false).await?;
         match (connect(ctx).await?, &planned.migration) {
             (Some(mut db), Some(m)) => {
                 let renderer = ctx.renderer()?;
