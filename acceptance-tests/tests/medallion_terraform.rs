@@ -187,7 +187,8 @@ fn refused_at_plan(ws: &Workspace, pg: &TestPostgres, hcl: &str, expected: &[&st
     ws.write_config(hcl)?;
     let plan = ws.plan_err()?;
     for e in expected {
-        assert!(plan.contains(e), "missing {e:?} in:\n{plan}");
+        // Terraform wraps a diagnostic's detail across lines.
+        assert!(plan.says(e), "missing {e:?} in:\n{plan}");
     }
     assert!(
         before == untouched(ws, pg)?,
@@ -727,5 +728,67 @@ fn hand_edits_of_expressions_grants_and_rls_are_drift_and_repaired() -> Result<(
     )
     .unwrap_err();
     assert!(e.to_string().contains("permission denied"), "{e}");
+    Ok(())
+}
+
+/// The rows of `sales.orders`, in key order.
+fn orders(pg: &TestPostgres) -> Result<String> {
+    pg.psql("SELECT string_agg(format('%s|%s|%s', id, amount, note), ',' ORDER BY id) FROM sales.orders")
+}
+
+#[test]
+fn a_change_the_rows_refuse_is_refused_at_plan_until_they_are_fixed() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+    ws.write_config(&config(&ws, &pg, "", ""))?;
+    ws.apply()?;
+    pg.psql("INSERT INTO sales.orders (id, amount, note) VALUES ('o1', 10, NULL), ('o2', 20, 'private note')")?;
+    let rows = orders(&pg)?;
+    let with_note = |note: &str, flags: &str| {
+        config(&ws, &pg, "", flags).replace(r#"{ name = "note", type = "text" },"#, note)
+    };
+
+    // note becomes NOT NULL while o1 holds NULL in it: refused at plan on the attribute,
+    // with the count and o1's key (not the other row's note), nothing run or written.
+    let not_null = with_note(r#"{ name = "note", type = "text", nullable = false },"#, "");
+    refused_at_plan(
+        &ws,
+        &pg,
+        &not_null,
+        &[
+            "Column cannot become NOT NULL",
+            "1 existing row of sales.orders (for example the row with id = o1) holds NULL in note",
+            "Set a default",
+            "Attribute: tables[0].columns[2].nullable",
+        ],
+    )?;
+    assert_eq!(orders(&pg)?, rows);
+    assert!(!ws.plan_err()?.contains("private note"));
+    pg.psql("UPDATE sales.orders SET note = '7' WHERE note IS NULL")?;
+    assert_eq!(ws.plan()?.code, 2);
+    ws.apply()?;
+    assert_eq!(ws.plan()?.code, 0, "re-plan after the fixed change");
+
+    // note becomes integer: 'private note' does not convert, refused on the type.
+    let destructive = with_note(
+        r#"{ name = "note", type = "integer", nullable = false },"#,
+        "allow_destructive_changes = true",
+    );
+    let rows = orders(&pg)?;
+    refused_at_plan(
+        &ws,
+        &pg,
+        &destructive,
+        &[
+            "Column values do not convert to the new type",
+            "1 existing row of sales.orders (for example the row with id = o2) holds a value in note that does not convert",
+            "Attribute: tables[0].columns[2].type",
+        ],
+    )?;
+    assert_eq!(orders(&pg)?, rows);
+    pg.psql("UPDATE sales.orders SET note = '8' WHERE id = 'o2'")?;
+    ws.apply()?;
+    assert_eq!(ws.plan()?.code, 0, "re-plan after the fixed retype");
+    assert_eq!(orders(&pg)?.trim(), "o1|10.00|7,o2|20.00|8");
     Ok(())
 }
