@@ -3,6 +3,8 @@
 //! 1. Expansion: validate + plan + render one layer of 1,000 and 10,000 tables (target
 //!    ≤ 50 ms at 1,000, growing linearly), on one thread and on all cores, wall and CPU time
 //!    (min and median of the runs: on a shared machine the min is the steadier figure).
+//!    The aim is compared with the CPU time on one thread (the work itself); the wall time
+//!    on all cores is printed beside it with the load average it was measured under.
 //! 2. Apply: 100 tables through the postgres applier (connect, lock, ledger, one transaction
 //!    per migration) against `psql -1 -f` of the same SQL on a throwaway PostgreSQL 15, as a
 //!    ratio (target ≤ 1.3×).
@@ -124,6 +126,7 @@ fn expansion(sizes: &[usize], repeat: usize, r: &Renderer) -> Result<()> {
     let mut results = Vec::new();
     for &n in sizes {
         let spec = layer(n);
+        println!("  load average before {n} tables: {}", load_average());
         let (single, bytes) = one.install(|| Timing::measure(&spec, repeat, r))?;
         let (parallel, _) = Timing::measure(&spec, repeat, r)?;
         println!("{}", single.line("1 thread", n));
@@ -132,13 +135,23 @@ fn expansion(sizes: &[usize], repeat: usize, r: &Renderer) -> Result<()> {
         results.push((n, single, parallel));
     }
     if let Some((n, single, parallel)) = results.iter().find(|(n, ..)| *n == 1000) {
-        let verdict = |d: Duration| if ms(d) <= 50.0 { "met" } else { "not met" };
+        // The figure compared with the aim is the CPU time of the whole expansion on one
+        // thread: the work itself, which other processes on a shared machine do not stretch
+        // the way they stretch wall time. Wall time on all cores is what a user waits on an
+        // idle machine; it is shown with the load it was measured under.
         println!(
-            "  aim ≤ 50 ms at {n} tables: {:.2} ms wall on {threads} threads ({}), {:.2} ms CPU on 1 thread ({})",
-            ms(parallel.wall[0]),
-            verdict(parallel.wall[0]),
+            "  aim ≤ 50 ms at {n} tables, compared with the min CPU time on 1 thread: {:.2} ms ({})",
             ms(single.cpu[0]),
-            verdict(single.cpu[0]),
+            if ms(single.cpu[0]) <= 50.0 {
+                "met"
+            } else {
+                "not met"
+            },
+        );
+        println!(
+            "    for reference, wall on {threads} threads: {:.2} ms min (load average {})",
+            ms(parallel.wall[0]),
+            load_average(),
         );
     }
     if let (Some((a, first, _)), Some((b, last, _))) = (results.first(), results.last())
@@ -165,6 +178,14 @@ fn process_cpu() -> Duration {
         .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
     Duration::from_nanos(ns)
+}
+
+/// The 1-minute load average: how busy the machine was (other processes stretch wall time).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn median(sorted: &[Duration]) -> Duration {

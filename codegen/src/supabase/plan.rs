@@ -88,6 +88,7 @@ impl Plan {
     pub fn render(&self, r: &Renderer) -> Result<Vec<String>> {
         self.steps
             .par_iter()
+            .with_min_len(RELATIONS_PER_JOB)
             .map(|s| {
                 r.render_context(s.template, &s.ctx).map(|mut t| {
                     // Steps end in a blank line; trimmed in place, without a copy.
@@ -108,18 +109,41 @@ impl Plan {
     }
 
     fn relation(&mut self, r: Relation) {
-        if !r.is_empty() {
-            self.push("supabase/relation.sql", &r);
-        }
+        self.steps.extend(r.step());
+    }
+
+    /// Adds the steps of `relations` (built and turned into contexts in parallel), in
+    /// their order.
+    fn relations<'a, T: Sync + 'a>(
+        &mut self,
+        items: &'a [T],
+        relation: impl Fn(&'a T) -> Relation + Sync + Send,
+    ) {
+        self.steps.par_extend(
+            items
+                .par_iter()
+                .with_min_len(RELATIONS_PER_JOB)
+                .filter_map(|x| relation(x).step()),
+        );
     }
 
     fn push(&mut self, template: &'static str, ctx: &impl Serialize) {
+        self.steps.push(Step::new(template, ctx));
+    }
+}
+
+/// Tables or views planned or rendered by one parallel job: enough that splitting costs
+/// less than it saves.
+const RELATIONS_PER_JOB: usize = 32;
+
+impl Step {
+    fn new(template: &'static str, ctx: &impl Serialize) -> Self {
         // Serializing these plain structs into JSON cannot fail.
         let value = serde_json::to_value(ctx).unwrap_or_default();
-        self.steps.push(Step {
+        Self {
             template,
             ctx: Context::from(value),
-        });
+        }
     }
 }
 
@@ -305,6 +329,11 @@ impl Relation {
         }
     }
 
+    /// The step rendering this relation, none when it has nothing to do.
+    fn step(self) -> Option<Step> {
+        (!self.is_empty()).then(|| Step::new("supabase/relation.sql", &self))
+    }
+
     fn is_empty(&self) -> bool {
         !self.drop_view
             && self.drop_policies.is_empty()
@@ -413,12 +442,8 @@ fn column_target(schema: &str, table: &str, column: &str) -> String {
 pub fn create(next: &LayerModel) -> Plan {
     let mut p = Plan::default();
     schema(&mut p, next);
-    for t in &next.tables {
-        create_table(&mut p, next, t);
-    }
-    for t in &next.tables {
-        add_constraints(&mut p, next, t, &t.foreign_keys);
-    }
+    p.relations(&next.tables, |t| create_table(next, t));
+    p.relations(&next.tables, |t| add_constraints(next, t, &t.foreign_keys));
     for v in &next.views {
         create_view(&mut p, next, v);
     }
@@ -717,7 +742,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     for (ti, t) in next.tables.iter().enumerate() {
         let tpath = AttrPath::attr("tables").index(ti);
         let Some(&old) = prev_tables.get(t.name.as_str()) else {
-            create_table(&mut p, next, t);
+            p.relation(create_table(next, t));
             added_fks.push((t, t.foreign_keys.iter().collect()));
             continue;
         };
@@ -876,7 +901,7 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
         p.relation(r);
     }
     for (t, fks) in added_fks {
-        add_constraints(&mut p, next, t, fks);
+        p.relation(add_constraints(next, t, fks));
     }
 
     for v in &next.views {
@@ -925,7 +950,7 @@ fn schema(p: &mut Plan, m: &LayerModel) {
     );
 }
 
-fn create_table(p: &mut Plan, m: &LayerModel, t: &TableModel) {
+fn create_table(m: &LayerModel, t: &TableModel) -> Relation {
     let mut r = Relation::new(&m.schema, &t.name);
     r.create_table = Some(CreateTable {
         columns: t.columns.iter().map(column).collect(),
@@ -954,7 +979,7 @@ fn create_table(p: &mut Plan, m: &LayerModel, t: &TableModel) {
         t.retention_column.as_deref(),
         &t.comment,
     ));
-    p.relation(r);
+    r
 }
 
 fn drop_table(m: &LayerModel, t: &TableModel) -> Relation {
@@ -976,14 +1001,13 @@ fn create_view(p: &mut Plan, m: &LayerModel, v: &ViewModel) {
 }
 
 fn add_constraints<'a>(
-    p: &mut Plan,
     m: &LayerModel,
     t: &TableModel,
     cs: impl IntoIterator<Item = &'a ConstraintModel>,
-) {
+) -> Relation {
     let mut r = Relation::new(&m.schema, &t.name);
     r.add_constraints = cs.into_iter().map(constraint).collect();
-    p.relation(r);
+    r
 }
 
 /// The statements turning column `old` into `new`, if any differ.

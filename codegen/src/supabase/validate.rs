@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -270,6 +271,8 @@ const ON_DELETE: [(&str, &str); 5] = [
     ("set_null", "SET NULL"),
     ("set_default", "SET DEFAULT"),
 ];
+/// Tables checked by one parallel job: enough that splitting costs less than it saves.
+const TABLES_PER_JOB: usize = 64;
 const INDEX_METHODS: [&str; 5] = ["btree", "hash", "gin", "gist", "brin"];
 
 /// Validates `spec` against `ctx` and resolves it into a model. The diagnostics may hold
@@ -331,11 +334,24 @@ pub fn layer_model(
         .map(|r| (r.name.as_str(), r.layer))
         .collect();
 
+    // Each table is checked on its own, in parallel; the results (and their diagnostics)
+    // come back in spec order, so the outcome does not depend on the threads. Defaults
+    // repeat across tables (now(), 0, ...): each distinct one is parsed once per job.
+    let checked: Vec<(Option<TableModel>, Diagnostics)> = spec
+        .tables
+        .par_iter()
+        .enumerate()
+        .with_min_len(TABLES_PER_JOB)
+        .map_init(HashMap::new, |defaults, (i, t)| {
+            let mut d = Diagnostics::new();
+            let path = || AttrPath::attr("tables").index(i);
+            let model = table_model(spec, t, &path, schema, defaults, &mut d);
+            (model, d)
+        })
+        .collect();
     let mut seen = BTreeSet::new();
-    let mut tables = Vec::new();
-    // Defaults repeat across tables (now(), 0, ...): each distinct one is parsed once.
-    let mut defaults = HashMap::new();
-    for (i, t) in spec.tables.iter().enumerate() {
+    let mut tables = Vec::with_capacity(spec.tables.len());
+    for ((i, t), (model, table_diags)) in spec.tables.iter().enumerate().zip(checked) {
         // Paths are built only for a diagnostic: most names are fine.
         let path = || AttrPath::attr("tables").index(i);
         let name_ok = names::pg_identifier_at(|| path().at("name"), &t.name, &mut d);
@@ -358,9 +374,8 @@ pub fn layer_model(
             t.columns.iter().map(|c| c.name.clone()).collect()
         };
         known.insert((schema.to_owned(), t.name.clone()), declared);
-        if let Some(model) = table_model(spec, t, &path, schema, &mut defaults, &mut d) {
-            tables.push(model);
-        }
+        d.extend(table_diags);
+        tables.extend(model);
     }
     // Foreign keys resolve once every table of the layer is known; looked up by name, not
     // by scanning, so a layer of thousands of tables stays linear.
