@@ -552,14 +552,19 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
     };
 
     // A policy PostgreSQL would refuse to keep: it names a retyped column of its table, or
-    // the table itself (a whole-row reference reads every column).
+    // the table itself (a whole-row reference reads every column), or a retyped column of
+    // another table its sub-selects name (PostgreSQL records those dependencies too).
     let reads_retyped = |table: &str, pol: &PolicyModel| {
-        retyped.get(table).is_some_and(|cols| {
-            [&pol.using, &pol.with_check]
-                .into_iter()
-                .flatten()
-                .any(|sql| mentions(sql, table) || cols.iter().any(|c| mentions(sql, c)))
-        })
+        [&pol.using, &pol.with_check]
+            .into_iter()
+            .flatten()
+            .any(|sql| {
+                retyped.iter().any(|(t, cols)| {
+                    let own = *t == table;
+                    (own && mentions(sql, table))
+                        || ((own || mentions(sql, t)) && cols.iter().any(|c| mentions(sql, c)))
+                })
+            })
     };
 
     // Columns a change takes away from a kept table or retypes.

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement,
-    TableFactor, Visit, Visitor, visit_relations_mut,
+    TableFactor, Visit, VisitMut, Visitor, visit_relations_mut,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -253,8 +253,18 @@ pub fn check_query(sql: &str, schema: &str, known: &Relations) -> Result<Checked
     let _ = query.visit(&mut c);
     resolve(&c, schema, known, None)?;
     let output_columns = output_columns(&query.body, schema, known, &c);
-    let ctes = c.ctes;
-    let _ = visit_relations_mut(&mut *query, |name| {
+    qualify(&mut *query, schema, &c.ctes);
+    Ok(CheckedQuery {
+        sql: query.to_string(),
+        output_columns,
+    })
+}
+
+/// Qualifies every table name `node` reads with `schema` when it has none, and quotes it:
+/// the SQL then means the same whatever the session's search_path (migrations run with the
+/// default one). Common table expressions (`ctes`) are left as they are.
+fn qualify<N: VisitMut>(node: &mut N, schema: &str, ctes: &BTreeSet<String>) {
+    let _ = visit_relations_mut(node, |name| {
         let mut p = parts(name);
         if !(p.len() == 1 && ctes.contains(&p[0])) {
             if p.len() == 1 {
@@ -268,10 +278,6 @@ pub fn check_query(sql: &str, schema: &str, known: &Relations) -> Result<Checked
         }
         ControlFlow::<()>::Continue(())
     });
-    Ok(CheckedQuery {
-        sql: query.to_string(),
-        output_columns,
-    })
 }
 
 fn output_columns(body: &SetExpr, schema: &str, known: &Relations, c: &Collect) -> Vec<String> {
@@ -328,7 +334,7 @@ fn parse_expr(sql: &str) -> Result<Expr, String> {
 }
 
 /// Checks an expression over the columns of `table` (a CHECK rule or a policy). Sub-selects
-/// may read other `known` relations.
+/// may read other `known` relations; their table names are qualified as a view's are.
 pub fn check_expr(
     sql: &str,
     schema: &str,
@@ -336,10 +342,11 @@ pub fn check_expr(
     columns: &[String],
     known: &Relations,
 ) -> Result<CheckedExpr, String> {
-    let expr = parse_expr(sql)?;
+    let mut expr = parse_expr(sql)?;
     let mut c = Collect::default();
     let _ = expr.visit(&mut c);
     resolve(&c, schema, known, Some((table, columns)))?;
+    qualify(&mut expr, schema, &c.ctes);
     Ok(CheckedExpr {
         sql: expr.to_string(),
         bare_auth_calls: c.bare_auth_calls,
@@ -484,6 +491,22 @@ mod tests {
         )
         .unwrap();
         assert!(e.bare_auth_calls.is_empty());
+        // A sub-select's table is qualified, as in a view: migrations run with the default
+        // search_path, which does not hold the layer's schema.
+        let e = check_expr(
+            "exists (select 1 from silver_tx where silver_tx.id = amount)",
+            "scout",
+            "t",
+            &cols,
+            &known(),
+        )
+        .unwrap();
+        assert!(
+            e.sql
+                .contains("FROM \"scout\".\"silver_tx\" WHERE silver_tx.id"),
+            "{}",
+            e.sql
+        );
     }
 
     #[test]
