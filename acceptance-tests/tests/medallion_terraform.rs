@@ -792,3 +792,65 @@ fn a_change_the_rows_refuse_is_refused_at_plan_until_they_are_fixed() -> Result<
     assert_eq!(orders(&pg)?.trim(), "o1|10.00|7,o2|20.00|8");
     Ok(())
 }
+
+#[test]
+fn destroying_a_layer_another_layer_reads_names_it_before_any_ddl() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+    let flags = "deletion_protection = false\n  force_destroy = true";
+    let gold = |depends_on: &str| {
+        format!(
+            r#"
+resource "ipai_medallion_layer" "gold" {{
+  workbench           = ipai_workbench.main.id
+  layer               = "gold"
+  schema              = "sales"
+  deletion_protection = false
+  {depends_on}
+  views = [{{ name = "big_orders", query = "select id, amount from orders where amount > 100" }}]
+}}
+"#
+        )
+    };
+    // Created in order (gold's view reads silver's table).
+    let ordered = gold("depends_on = [ipai_medallion_layer.silver]");
+    ws.write_config(&format!("{}{ordered}", config(&ws, &pg, "", flags)))?;
+    ws.apply()?;
+    pg.psql("INSERT INTO sales.orders (id, amount) VALUES ('o1', 150)")?;
+
+    // Silver leaves the configuration, gold stays (and nothing orders them any more):
+    // refused before any DDL, naming the view.
+    let silver_block = config(&ws, &pg, "", flags);
+    let only_workbench = &silver_block[..silver_block
+        .find("resource \"ipai_medallion_layer\"")
+        .expect("the silver block")];
+    let before = untouched(&ws, &pg)?;
+    ws.write_config(&format!("{only_workbench}{}", gold("")))?;
+    let refused = ws.apply_err()?;
+    for e in [
+        "Other layers depend on this layer",
+        "view sales.big_orders of the gold layer reads sales.orders",
+        "Destroy the gold layer first, or add depends_on",
+        "Nothing was changed.",
+    ] {
+        assert!(refused.says(e), "missing {e:?} in:\n{refused}");
+    }
+    assert!(
+        before.0 == untouched(&ws, &pg)?.0,
+        "the refused destroy changed the database:\n{refused}"
+    );
+    assert_eq!(pg.psql("SELECT id FROM sales.orders")?.trim(), "o1");
+
+    // As the diagnostic says: with depends_on, destroy takes gold first and succeeds.
+    ws.write_config(&format!("{silver_block}{ordered}"))?;
+    ws.apply()?;
+    ws.destroy()?;
+    assert_eq!(
+        pg.psql(
+            "SELECT to_regclass('sales.orders') IS NULL AND to_regclass('sales.big_orders') IS NULL"
+        )?
+        .trim(),
+        "t"
+    );
+    Ok(())
+}

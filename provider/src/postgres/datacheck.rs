@@ -113,3 +113,100 @@ async fn rows(tx: &Transaction<'_>, sql: &str) -> Result<Found, tokio_postgres::
         Found::Violations { rows: n, sample }
     })
 }
+
+/// A view or foreign key outside a set of relations that depends on one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependent {
+    /// `view` or `foreign key`.
+    pub kind: &'static str,
+    /// `<schema>.<name>` of the dependent view or of the table holding the foreign key.
+    pub relation: String,
+    /// Its medallion layer, when `ip_workbench.tables` registers it.
+    pub layer: Option<String>,
+    /// `<schema>.<name>` of the relation it depends on.
+    pub on: String,
+}
+
+impl std::fmt::Display for Dependent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let of = match &self.layer {
+            Some(l) => format!(" of the {l} layer"),
+            None => " (not managed by ipai)".to_owned(),
+        };
+        match self.kind {
+            "view" => write!(f, "view {}{of} reads {}", self.relation, self.on),
+            _ => write!(
+                f,
+                "table {}{of} has a foreign key into {}",
+                self.relation, self.on
+            ),
+        }
+    }
+}
+
+/// Views (through their rewrite rules) and foreign keys that depend on a relation of
+/// `relations` (names in `schema`) and are not among them: what makes dropping them fail.
+const DEPENDENTS: &str = "\
+WITH mine AS (
+  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = $1 AND c.relname IN (SELECT jsonb_array_elements_text($2::jsonb))
+), deps AS (
+  SELECT DISTINCT 'view' AS kind, w.ev_class AS dependent, d.refobjid AS target
+  FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid
+  WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+    AND d.refobjid IN (SELECT oid FROM mine) AND w.ev_class NOT IN (SELECT oid FROM mine)
+  UNION
+  SELECT DISTINCT 'foreign key', k.conrelid, k.confrelid FROM pg_constraint k
+  WHERE k.contype = 'f' AND k.confrelid IN (SELECT oid FROM mine)
+    AND k.conrelid NOT IN (SELECT oid FROM mine)
+)
+SELECT d.kind, dn.nspname, dc.relname, tn.nspname || '.' || tc.relname
+FROM deps d
+JOIN pg_class dc ON dc.oid = d.dependent JOIN pg_namespace dn ON dn.oid = dc.relnamespace
+JOIN pg_class tc ON tc.oid = d.target JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+ORDER BY 2, 3, 1, 4";
+
+impl Postgres {
+    /// What outside `relations` of `schema` depends on them (see [`Dependent`]), with the
+    /// layer `ip_workbench.tables` registers each in. Read before a layer is dropped, so a
+    /// drop PostgreSQL would refuse is explained instead of attempted.
+    pub async fn dependents(&self, schema: &str, relations: &[String]) -> Result<Vec<Dependent>> {
+        let names = serde_json::Value::from(relations.to_vec()).to_string();
+        let rows = super::query_rows(&self.client, DEPENDENTS, &[&schema, &names]).await?;
+        let registered: bool = super::query_row(
+            &self.client,
+            "SELECT to_regclass('ip_workbench.tables') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let kind: String = r.get(0);
+            let (dep_schema, dep_name): (String, String) = (r.get(1), r.get(2));
+            let layer = if registered {
+                super::query_rows(
+                    &self.client,
+                    "SELECT layer FROM ip_workbench.tables WHERE schema_name = $1 AND table_name = $2",
+                    &[&dep_schema, &dep_name],
+                )
+                .await?
+                .first()
+                .map(|l| l.get::<_, String>(0))
+            } else {
+                None
+            };
+            out.push(Dependent {
+                kind: if kind == "view" {
+                    "view"
+                } else {
+                    "foreign key"
+                },
+                relation: format!("{dep_schema}.{dep_name}"),
+                layer,
+                on: r.get(3),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -464,6 +464,54 @@ impl Resource for MedallionLayer {
             )
             .map_err(|e| internal("Rendering the drop failed", e))?;
             let tables: Vec<String> = model.tables.iter().map(|t| t.name.clone()).collect();
+            // PostgreSQL refuses to drop what another layer's view or foreign key needs
+            // (Terraform destroys layers in parallel unless the configuration orders them):
+            // said before any DDL, naming them.
+            let owned: Vec<String> = tables
+                .iter()
+                .cloned()
+                .chain(model.views.iter().map(|v| v.name.clone()))
+                .collect();
+            let dependents = db
+                .dependents(spec.schema(), &owned)
+                .await
+                .map_err(pg_error)?;
+            if !dependents.is_empty() {
+                let layers: BTreeSet<&str> = dependents
+                    .iter()
+                    .filter_map(|d| d.layer.as_deref())
+                    .collect();
+                return Err(diagnostics::error(
+                    AttrPath::root(),
+                    "Other layers depend on this layer",
+                    format!(
+                        "Layer {} cannot be dropped while other objects depend on it: {}. \
+                         Destroy {} first, or add depends_on = [<this layer's resource>] to \
+                         {} so that Terraform destroys {} before this one. Nothing was changed.",
+                        state.id,
+                        dependents
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        if layers.is_empty() {
+                            "them".to_owned()
+                        } else {
+                            format!(
+                                "the {} layer{}",
+                                layers.iter().copied().collect::<Vec<_>>().join(" and "),
+                                if layers.len() == 1 { "" } else { "s" }
+                            )
+                        },
+                        if layers.len() == 1 {
+                            "its resource"
+                        } else {
+                            "their resources"
+                        },
+                        if layers.len() == 1 { "it" } else { "them" },
+                    ),
+                ));
+            }
             db.drop_layer(
                 &spec.workbench,
                 &state.id,
