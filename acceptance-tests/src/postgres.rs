@@ -44,6 +44,9 @@ pub struct TestPostgres {
     tls: Option<Tls>,
 }
 
+/// Where Debian's `postgresql-15-cron` installs the pg_cron library.
+pub const PG_CRON_LIB: &str = "/usr/lib/postgresql/15/lib/pg_cron.so";
+
 /// How a [`TestPostgres`] started with [`TestPostgres::start_tls`] does TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tls {
@@ -116,7 +119,24 @@ impl TestPostgres {
         Self::start_with(Some(tls))
     }
 
+    /// Like [`TestPostgres::start`], with pg_cron loaded (`shared_preload_libraries`) for
+    /// database `postgres`, as on Supabase: `CREATE EXTENSION pg_cron` then installs it.
+    pub fn start_with_pg_cron() -> Result<Self> {
+        if !Path::new(PG_CRON_LIB).exists() {
+            bail!("pg_cron is not installed at {PG_CRON_LIB} (apt-get install postgresql-15-cron)");
+        }
+        Self::start_opts(
+            None,
+            " -c shared_preload_libraries=pg_cron -c cron.database_name=postgres",
+        )
+    }
+
     fn start_with(tls: Option<Tls>) -> Result<Self> {
+        Self::start_opts(tls, "")
+    }
+
+    /// Starts a cluster with `extra` appended to the server's options.
+    fn start_opts(tls: Option<Tls>, extra: &str) -> Result<Self> {
         if !Self::available() {
             bail!("PostgreSQL 15 is not installed in {PG_BIN} (apt-get install postgresql-15)");
         }
@@ -154,7 +174,7 @@ impl TestPostgres {
         for _ in 0..5 {
             pg.port = free_port()?;
             let opts = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50{ssl}",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50{ssl}{extra}",
                 pg.port,
                 pg.dir.path().display()
             );

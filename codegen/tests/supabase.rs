@@ -187,3 +187,21 @@ fn supabase_drop_migrations() {
         insta::assert_snapshot!(out);
     });
 }
+
+/// The statements that schedule and remove a workbench's purge job parse and round-trip,
+/// with a workbench name that needs its quote doubled.
+#[test]
+fn purge_job_statements_round_trip() {
+    let r = Renderer::embedded().unwrap();
+    let job = supabase::retention::purge_job("o'brien");
+    assert_eq!(
+        assert_round_trips("schedule", &job.schedule_sql(&r).unwrap()),
+        1
+    );
+    assert_eq!(
+        assert_round_trips("unschedule", &job.unschedule_sql(&r).unwrap()),
+        1
+    );
+    // The job's command is itself SQL pg_cron runs.
+    assert_eq!(assert_round_trips("command", &job.command), 1);
+}

@@ -134,6 +134,9 @@ pub struct Context {
     /// run as one it depends on sees it before its files exist (Terraform plans dependencies
     /// first). See [`Context::note_planned`].
     planned: Mutex<HashMap<(TypeId, String), Arc<dyn Any + Send + Sync>>>,
+    /// Whether the `pg_cron` extension is installed in the database, asked once per
+    /// provider process (Terraform starts one per command).
+    pub pg_cron: tokio::sync::OnceCell<bool>,
 }
 
 impl Context {
@@ -240,6 +243,7 @@ impl Context {
             renderer: OnceLock::new(),
             digitalocean,
             planned: Mutex::default(),
+            pg_cron: tokio::sync::OnceCell::new(),
         })
     }
 

@@ -70,6 +70,18 @@ pub trait Resource: Send + Sync + 'static {
         prior: Option<&Self::Computed>,
     ) -> Result<Self::Computed, Diagnostics>;
 
+    /// Warnings about a fully known spec and what [`Resource::plan`] computed for it: what
+    /// the configuration asks for that the targets will not do as they are (e.g. a
+    /// retention nothing schedules). No side effects; none by default.
+    async fn plan_warnings(
+        &self,
+        _ctx: &Context,
+        _spec: &Self::Spec,
+        _planned: &Self::Computed,
+    ) -> Diagnostics {
+        Diagnostics::new()
+    }
+
     /// Creates or updates the real objects; returns exactly what [`Resource::plan`]
     /// planned for the computed attributes (Terraform checks). A change that fails after
     /// creating something returns [`ApplyFailure::partial`], so Terraform keeps what
@@ -160,6 +172,8 @@ pub struct Planned {
     pub state: Value,
     /// Paths whose change replaces the resource.
     pub requires_replace: Vec<AttrPath>,
+    /// Warnings shown with the plan (see [`Resource::plan_warnings`]).
+    pub warnings: Diagnostics,
 }
 
 /// A resource type without its types: what the gRPC server drives.
@@ -378,10 +392,12 @@ impl<R: Resource> DynResource for Typed<R> {
             return Ok(Planned {
                 state: Value::Null,
                 requires_replace: Vec::new(),
+                warnings: Diagnostics::new(),
             });
         }
         let s = self.derived();
         let mut filled = s.block.fill_defaults(config.clone());
+        let mut warnings = Diagnostics::new();
         let state = if filled.is_fully_known() {
             let spec = self.decode_spec(&filled)?;
             let d = self.resource.validate(&spec);
@@ -407,6 +423,7 @@ impl<R: Resource> DynResource for Typed<R> {
                 .resource
                 .plan(ctx, &spec, prior_computed.as_ref())
                 .await?;
+            warnings = self.resource.plan_warnings(ctx, &spec, &computed).await;
             // A computed attribute planned as null is "known after apply".
             match self.state(&filled, Some(&computed))? {
                 Value::Object(mut attrs) => {
@@ -437,6 +454,7 @@ impl<R: Resource> DynResource for Typed<R> {
         Ok(Planned {
             state,
             requires_replace,
+            warnings,
         })
     }
 

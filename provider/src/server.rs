@@ -502,6 +502,7 @@ impl pb::provider_server::Provider for ProviderService {
                     .map(diagnostics::path_to_proto)
                     .collect(),
                 planned_private: req.prior_private,
+                diagnostics: diagnostics::all_to_proto(&planned.warnings),
                 ..Default::default()
             })
         })

@@ -29,6 +29,10 @@ pub struct MedallionLayerSpec {
     pub views: Vec<ViewSpec>,
     /// Days a row is kept before `ip_workbench.purge_expired()` deletes it. Defaults per
     /// layer: bronze 90, silver 730, gold 1825, platinum none. `0` keeps rows forever.
+    /// When the database has the `pg_cron` extension, apply schedules the workbench's job
+    /// `ipai/<workbench>/purge_expired` to run it daily at 03:17 UTC (a job missing or
+    /// changed in `cron.job` is drift); without pg_cron plan warns that expired rows are not
+    /// purged.
     #[serde(default)]
     pub retention_days: Option<i64>,
     /// Comment on the layer, recorded in the workbench metadata.

@@ -9,6 +9,7 @@ pub mod datacheck;
 pub mod drift;
 pub mod model;
 pub mod plan;
+pub mod retention;
 pub mod sqlcheck;
 pub mod types;
 pub mod validate;

@@ -21,6 +21,7 @@ use std::time::Duration;
 use ipai_codegen::Migration;
 use ipai_codegen::spec::medallion::Layer;
 use ipai_codegen::supabase::model::LayerModel;
+use ipai_codegen::supabase::retention::FoundJob;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, GenericClient, Row};
@@ -380,29 +381,8 @@ impl Postgres {
         refuse_rows_in: Option<(&str, &[String])>,
         observe: Option<(&str, Layer)>,
     ) -> Result<(bool, Option<LayerModel>)> {
-        let tx = self.client.transaction().await?;
-        // SET LOCAL: it ends with the transaction, which a transaction-mode pooler needs.
-        tx.batch_execute(&format!(
-            "SET LOCAL lock_timeout = {}",
-            self.lock_timeout.as_millis().max(1)
-        ))
-        .await?;
-        let key = format!("ipai/{workbench}");
-        tx.query_typed(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &texts(&[&key]),
-        )
-        .await
-        .map_err(|e| {
-            if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-                Error::Locked {
-                    workbench: workbench.to_owned(),
-                    waited: self.lock_timeout,
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        let lock_timeout = self.lock_timeout;
+        let tx = locked(&mut self.client, workbench, lock_timeout).await?;
         if let Some((schema, tables)) = refuse_rows_in {
             let full = non_empty_tables(&tx, schema, tables).await?;
             if !full.is_empty() {
@@ -414,7 +394,6 @@ impl Postgres {
                 ));
             }
         }
-        let lock_timeout = self.lock_timeout;
         let failed = |e: tokio_postgres::Error| Error::Migration {
             version: m.version.clone(),
             name: m.name.clone(),
@@ -489,6 +468,66 @@ impl Postgres {
         Ok(row.get(0))
     }
 
+    /// True when the `pg_cron` extension is installed in this database.
+    pub async fn pg_cron_installed(&self) -> Result<bool> {
+        let row = query_row(
+            &self.client,
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')",
+            &[],
+        )
+        .await?;
+        Ok(row.get(0))
+    }
+
+    /// The pg_cron job `name` of the current user as `cron.job` shows it (pg_cron must be
+    /// installed); `None` when there is none.
+    pub async fn cron_job(&self, name: &str) -> Result<Option<FoundJob>> {
+        let rows = query_rows(
+            &self.client,
+            "SELECT schedule, command, active FROM cron.job \
+             WHERE jobname = $1 AND username = current_user",
+            &[&name],
+        )
+        .await?;
+        Ok(rows.first().map(|r| FoundJob {
+            schedule: r.get(0),
+            command: r.get(1),
+            active: r.get(2),
+        }))
+    }
+
+    /// Runs `schedule` (codegen's `cron.schedule` of the workbench's purge job) under the
+    /// workbench's lock.
+    pub async fn schedule_job(&mut self, workbench: &str, schedule: &str) -> Result<()> {
+        let tx = locked(&mut self.client, workbench, self.lock_timeout).await?;
+        tx.batch_execute(schedule).await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// Runs `unschedule` (codegen's removal of the workbench's purge job) under the
+    /// workbench's lock when `ip_workbench.tables` lists no relation of `workbench` any
+    /// more: the job outlives every layer but the last. Returns whether it ran.
+    pub async fn unschedule_job_of_last_layer(
+        &mut self,
+        workbench: &str,
+        unschedule: &str,
+    ) -> Result<bool> {
+        let tx = locked(&mut self.client, workbench, self.lock_timeout).await?;
+        let in_use: bool = query_row(
+            &tx,
+            "SELECT EXISTS (SELECT 1 FROM ip_workbench.tables WHERE workbench = $1)",
+            &[&workbench],
+        )
+        .await?
+        .get(0);
+        if in_use {
+            return Ok(false);
+        }
+        tx.batch_execute(unschedule).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Tables of `schema` among `tables` that hold at least one row.
     pub async fn non_empty_tables(&self, schema: &str, tables: &[String]) -> Result<Vec<String>> {
         non_empty_tables(&self.client, schema, tables).await
@@ -510,6 +549,39 @@ impl Postgres {
         self.apply_one(workbench, resource, drop, guard).await?;
         Ok(())
     }
+}
+
+/// A transaction holding the advisory lock of `workbench`, waiting at most `lock_timeout`
+/// for it and for any table lock.
+async fn locked<'a>(
+    client: &'a mut Client,
+    workbench: &str,
+    lock_timeout: Duration,
+) -> Result<tokio_postgres::Transaction<'a>> {
+    let tx = client.transaction().await?;
+    // SET LOCAL: it ends with the transaction, which a transaction-mode pooler needs.
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = {}",
+        lock_timeout.as_millis().max(1)
+    ))
+    .await?;
+    let key = format!("ipai/{workbench}");
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &texts(&[&key]),
+    )
+    .await
+    .map_err(|e| {
+        if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            Error::Locked {
+                workbench: workbench.to_owned(),
+                waited: lock_timeout,
+            }
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(tx)
 }
 
 async fn non_empty_tables(

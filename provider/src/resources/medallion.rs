@@ -11,6 +11,7 @@ use ipai_codegen::expand::workbench_summary_path;
 use ipai_codegen::spec::medallion::Layer;
 use ipai_codegen::spec::{MedallionLayerSpec, WorkbenchSpec};
 use ipai_codegen::supabase::drift::{self, Expressions};
+use ipai_codegen::supabase::retention;
 use ipai_codegen::supabase::{self, LayerContext, LayerModel, LayerSummary, plan, summary_path};
 use ipai_codegen::{AttrPath, Diagnostics, Expansion, Migration};
 use schemars::JsonSchema;
@@ -145,6 +146,63 @@ async fn recorded_spec(
     })
 }
 
+/// Whether the database has pg_cron, asked once per provider process (on `db`, else on
+/// a new connection).
+async fn pg_cron(ctx: &Context, db: Option<&Postgres>) -> Result<bool, Diagnostics> {
+    ctx.pg_cron
+        .get_or_try_init(|| async {
+            match db {
+                Some(db) => db.pg_cron_installed().await.map_err(pg_error),
+                None => match connect(ctx).await? {
+                    Some(db) => db.pg_cron_installed().await.map_err(pg_error),
+                    None => Ok(false),
+                },
+            }
+        })
+        .await
+        .copied()
+}
+
+/// What differs in the workbench's purge job from what a layer whose model is `applied`
+/// needs: nothing when it purges no rows or the database has no pg_cron.
+async fn purge_job_drift(
+    ctx: &Context,
+    db: &Postgres,
+    applied: &LayerModel,
+) -> Result<Vec<String>, Diagnostics> {
+    if !retention::purges(applied) || !pg_cron(ctx, Some(db)).await? {
+        return Ok(Vec::new());
+    }
+    let job = retention::purge_job(&applied.workbench);
+    let found = db.cron_job(&job.name).await.map_err(pg_error)?;
+    Ok(job.drift(found.as_ref()))
+}
+
+/// Schedules (or updates) the workbench's purge job when the layer `m` purges rows and the
+/// database has pg_cron.
+async fn schedule_purge_job(
+    ctx: &Context,
+    db: &mut Postgres,
+    m: &LayerModel,
+) -> Result<(), Diagnostics> {
+    if !retention::purges(m) || !pg_cron(ctx, Some(db)).await? {
+        return Ok(());
+    }
+    let sql = retention::purge_job(&m.workbench)
+        .schedule_sql(&*ctx.renderer()?)
+        .map_err(|e| internal("Rendering the purge job failed", e))?;
+    db.schedule_job(&m.workbench, &sql).await.map_err(|e| {
+        diagnostics::error(
+            AttrPath::attr("retention_days"),
+            "Scheduling the purge of expired rows failed",
+            format!(
+                "The layer was applied, but its pg_cron job was not scheduled: {e}. The next \
+                 apply tries again."
+            ),
+        )
+    })
+}
+
 async fn connect(ctx: &Context) -> Result<Option<Postgres>, Diagnostics> {
     match &ctx.database {
         None => Ok(None),
@@ -160,6 +218,7 @@ async fn connect(ctx: &Context) -> Result<Option<Postgres>, Diagnostics> {
 
 /// Everything plan and apply share: the new model, the migration (if any) and the files.
 struct Planned {
+    model: LayerModel,
     computed: MedallionLayerComputed,
     migration: Option<Migration>,
     expansion: Expansion,
@@ -292,6 +351,7 @@ async fn plan_layer(
         },
         migration: expansion.migrations.first().cloned(),
         expansion,
+        model,
     })
 }
 
@@ -337,6 +397,44 @@ impl Resource for MedallionLayer {
         Ok(plan_layer(ctx, spec, prior, true).await?.computed)
     }
 
+    /// A layer that purges rows from a database without pg_cron: nothing would run
+    /// `purge_expired()`. Unsaid when the database cannot be asked (apply reports that).
+    async fn plan_warnings(
+        &self,
+        ctx: &Context,
+        _spec: &MedallionLayerSpec,
+        planned: &MedallionLayerComputed,
+    ) -> Diagnostics {
+        let Ok(model) = parse_model(&planned.applied_model) else {
+            return Diagnostics::new();
+        };
+        if ctx.database.is_none() || !retention::purges(&model) {
+            return Diagnostics::new();
+        }
+        let mut d = Diagnostics::new();
+        if let Ok(false) = pg_cron(ctx, None).await {
+            let job = retention::purge_job(&model.workbench);
+            d.warning(
+                AttrPath::attr("retention_days"),
+                "Expired rows are not purged",
+                format!(
+                    "The {} layer keeps rows for {} days, but the database has no pg_cron \
+                     extension, so nothing runs ip_workbench.purge_expired() and rows are \
+                     kept forever. Enable pg_cron (Supabase dashboard: Database → Extensions, \
+                     or `create extension pg_cron`) and apply again: ipai then schedules the \
+                     job {:?} daily (cron schedule `{}`, UTC). Or schedule `{}` by other \
+                     means (e.g. n8n).",
+                    model.layer.as_str(),
+                    model.retention_days.unwrap_or_default(),
+                    job.name,
+                    job.schedule,
+                    job.command,
+                ),
+            );
+        }
+        d
+    }
+
     async fn apply(
         &self,
         ctx: &Context,
@@ -344,8 +442,9 @@ impl Resource for MedallionLayer {
         prior: Option<(&MedallionLayerSpec, &MedallionLayerComputed)>,
     ) -> Result<MedallionLayerComputed, ApplyFailure<MedallionLayerComputed>> {
         let mut planned = plan_layer(ctx, spec, prior.map(|(_, c)| c), false).await?;
-        match (connect(ctx).await?, &planned.migration) {
-            (Some(mut db), Some(m)) => {
+        let mut db = connect(ctx).await?;
+        match (db.as_mut(), &planned.migration) {
+            (Some(db), Some(m)) => {
                 let renderer = ctx.renderer()?;
                 let meta = supabase::metadata_migration(&renderer)
                     .map_err(|e| internal("Rendering the metadata schema failed", e))?;
@@ -383,6 +482,11 @@ impl Resource for MedallionLayer {
             BTreeSet::new(),
         )
         .await?;
+        if let Some(db) = db.as_mut()
+            && let Err(d) = schedule_purge_job(ctx, db, &planned.model).await
+        {
+            return Err(ApplyFailure::partial(d, planned.computed));
+        }
         Ok(planned.computed)
     }
 
@@ -418,19 +522,29 @@ impl Resource for MedallionLayer {
             Some(record) => drift::reconcile(&applied, seen, record),
             None => seen,
         };
-        if plan::change(&applied, &observed).is_empty() {
+        let job_drift = purge_job_drift(ctx, &db, &applied).await?;
+        let model_changed = !plan::change(&applied, &observed).is_empty();
+        if !model_changed && job_drift.is_empty() {
             return Ok(Some(state.clone()));
         }
         // Kept until an apply repairs it: a refresh that stores `observed` must not lose it.
         let mut found = state.drift.clone();
-        for d in drift::describe(&applied, &observed) {
+        for d in drift::describe(&applied, &observed)
+            .into_iter()
+            .chain(job_drift)
+        {
             if !found.contains(&d) {
                 found.push(d);
             }
         }
+        let applied_model = if model_changed {
+            serde_json::to_string(&observed)
+                .map_err(|e| internal("Encoding the model failed", e))?
+        } else {
+            state.applied_model.clone()
+        };
         Ok(Some(MedallionLayerComputed {
-            applied_model: serde_json::to_string(&observed)
-                .map_err(|e| internal("Encoding the model failed", e))?,
+            applied_model,
             drift: found,
             ..state.clone()
         }))
@@ -522,6 +636,14 @@ impl Resource for MedallionLayer {
             )
             .await
             .map_err(pg_error)?;
+            if pg_cron(ctx, Some(&db)).await? {
+                let sql = retention::purge_job(&spec.workbench)
+                    .unschedule_sql(&renderer)
+                    .map_err(|e| internal("Rendering the purge job failed", e))?;
+                db.unschedule_job_of_last_layer(&spec.workbench, &sql)
+                    .await
+                    .map_err(pg_error)?;
+            }
         }
         let owned: BTreeSet<String> = state
             .files
