@@ -427,6 +427,68 @@ mod tests {
         );
     }
 
+    fn layer(orders: serde_json::Value) -> crate::supabase::LayerModel {
+        let spec = serde_json::from_value(serde_json::json!({
+            "workbench": "wb", "layer": "silver", "schema": "s",
+            "tables": [
+                {"name": "customers", "primary_key": ["id"],
+                 "columns": [{"name": "id", "type": "text", "nullable": false}]},
+                orders
+            ]
+        }))
+        .unwrap();
+        let (m, d) = crate::supabase::layer_model(&spec, &Default::default());
+        m.unwrap_or_else(|| panic!("{d:?}"))
+    }
+
+    #[test]
+    fn the_planner_checks_only_what_the_change_needs_on_existing_rows() {
+        let cols = |extra: serde_json::Value| {
+            let mut c = serde_json::json!([
+                {"name": "id", "type": "text", "nullable": false},
+                {"name": "customer_id", "type": "text"},
+                {"name": "code", "type": "text"}
+            ]);
+            c.as_array_mut()
+                .unwrap()
+                .extend(extra.as_array().unwrap().clone());
+            c
+        };
+        let v0 = layer(
+            serde_json::json!({"name": "orders", "primary_key": ["id"], "columns": cols(serde_json::json!([]))}),
+        );
+        // A rule and a key on a column added by the same change, a retype and a rule on
+        // the retyped column: only the cast is checked (the rest is left to the migration).
+        let v1 = layer(serde_json::json!({
+            "name": "orders", "primary_key": ["id"],
+            "columns": cols(serde_json::json!([{"name": "n", "type": "integer", "nullable": false, "default": "0"}]))
+                .as_array().unwrap().iter().cloned().map(|mut c| {
+                    if c["name"] == "code" { c["type"] = "integer".into(); }
+                    c
+                }).collect::<Vec<_>>(),
+            "unique": [["n"], ["customer_id"]],
+            "checks": [{"name": "n_small", "expression": "n < 10"}, {"name": "code_pos", "expression": "code > 0"}],
+            "indexes": [{"columns": ["customer_id", "id"], "unique": true}],
+            "foreign_keys": [{"columns": ["customer_id"], "references_table": "customers", "references_columns": ["id"]}]
+        }));
+        let paths: Vec<String> = crate::supabase::plan::change(&v0, &v1)
+            .checks
+            .iter()
+            .map(|c| format!("{} {}", c.path, c.summary))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "tables[1].columns[2].type Column values do not convert to the new type",
+                "tables[1].unique[1] Duplicate rows for the new unique key",
+                "tables[1].foreign_keys[0] Foreign key broken by existing rows",
+                "tables[1].indexes[0] Duplicate rows for the new unique key",
+            ]
+        );
+        // Creating the layer reads no rows.
+        assert!(crate::supabase::plan::create(&v1).checks.is_empty());
+    }
+
     #[test]
     fn composite_keys_are_shown_as_tuples() {
         let t = Target {
