@@ -54,11 +54,37 @@ pub enum Tls {
     Offered,
     /// `ssl=on` and `pg_hba.conf` has `hostssl` lines only: plain text over TCP is refused.
     Required,
+    /// Like [`Tls::Required`], and every TCP connection must also present a client
+    /// certificate signed by the CA and naming its user (`clientcert=verify-full`);
+    /// [`TestPostgres::client_cert_files`] holds one for `postgres`.
+    ClientCertificate,
+}
+
+/// A CA, a server certificate it signed for `localhost` and `127.0.0.1` and a client
+/// certificate it signed for the user `postgres`, made at test time (PEM).
+#[derive(Debug, Clone)]
+pub struct TestPki {
+    /// The CA certificate.
+    pub ca: String,
+    /// The server's certificate.
+    pub server_cert: String,
+    /// The server's private key.
+    pub server_key: String,
+    /// The client certificate (common name `postgres`).
+    pub client_cert: String,
+    /// The client's private key.
+    pub client_key: String,
 }
 
 /// A CA and a server certificate it signed for `localhost` and `127.0.0.1`, made at test
 /// time: (CA PEM, server certificate PEM, server key PEM).
 pub fn test_certificates() -> Result<(String, String, String)> {
+    let pki = test_pki()?;
+    Ok((pki.ca, pki.server_cert, pki.server_key))
+}
+
+/// A new [`TestPki`].
+pub fn test_pki() -> Result<TestPki> {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
@@ -79,7 +105,20 @@ pub fn test_certificates() -> Result<(String, String, String)> {
         .push(DnType::CommonName, "localhost");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let cert = params.signed_by(&key, &issuer)?;
-    Ok((ca.pem(), cert.pem(), key.serialize_pem()))
+    let client_key = KeyPair::generate()?;
+    let mut client = CertificateParams::new(Vec::<String>::new())?;
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "postgres");
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client.signed_by(&client_key, &issuer)?;
+    Ok(TestPki {
+        ca: ca.pem(),
+        server_cert: cert.pem(),
+        server_key: key.serialize_pem(),
+        client_cert: client_cert.pem(),
+        client_key: client_key.serialize_pem(),
+    })
 }
 
 fn is_root() -> bool {
@@ -219,8 +258,14 @@ impl TestPostgres {
     /// plain-text TCP; returns the server options that turn TLS on.
     fn write_tls_files(&self, tls: Tls) -> Result<String> {
         use std::os::unix::fs::PermissionsExt;
-        let (ca, cert, key) = test_certificates()?;
-        std::fs::write(self.ca_file(), ca)?;
+        let pki = test_pki()?;
+        let (cert, key) = (pki.server_cert, pki.server_key);
+        std::fs::write(self.ca_file(), pki.ca)?;
+        let (client_cert, client_key) = self.client_cert_files();
+        std::fs::write(&client_cert, pki.client_cert)?;
+        std::fs::write(&client_key, pki.client_key)?;
+        // Owned by this process's user, as libpq and the provider demand of a key.
+        std::fs::set_permissions(&client_key, std::fs::Permissions::from_mode(0o600))?;
         let (cert_file, key_file) = (
             self.dir.path().join("server.crt"),
             self.dir.path().join("server.key"),
@@ -233,17 +278,39 @@ impl TestPostgres {
                 std::os::unix::fs::chown(f, Some(id_of("-u")?), Some(id_of("-g")?))?;
             }
         }
-        if tls == Tls::Required {
+        let client_check = match tls {
+            Tls::Offered => None,
+            Tls::Required => Some(""),
+            Tls::ClientCertificate => Some(" clientcert=verify-full"),
+        };
+        if let Some(check) = client_check {
             std::fs::write(
                 self.data().join("pg_hba.conf"),
-                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+                format!(
+                    "local all all trust\nhostssl all all 127.0.0.1/32 trust{check}\n\
+                     hostssl all all ::1/128 trust{check}\n"
+                ),
             )?;
         }
+        // The CA client certificates are checked against; set, the server asks for one.
+        let client_ca = match tls {
+            Tls::ClientCertificate => format!(" -c ssl_ca_file={}", self.ca_file().display()),
+            _ => String::new(),
+        };
         Ok(format!(
-            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}{client_ca}",
             cert_file.display(),
-            key_file.display()
+            key_file.display(),
         ))
+    }
+
+    /// The client certificate and key files for the user `postgres`, signed by the CA of
+    /// [`TestPostgres::ca_file`] (TLS clusters only; the key is mode 0600).
+    pub fn client_cert_files(&self) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path().join("client.crt"),
+            self.dir.path().join("client.key"),
+        )
     }
 
     /// The PEM file of the CA that signed the server's certificate (TLS clusters only).
@@ -297,11 +364,20 @@ impl TestPostgres {
     }
 
     /// Connection URL of `user` on database `db` (TLS without checking the certificate on
-    /// a cluster that requires it, plain text otherwise).
+    /// a cluster that requires it, plain text otherwise; with the client certificate of
+    /// `postgres` on a cluster that requires one).
     pub fn url_of(&self, db: &str, user: &str) -> String {
         let mode = match self.tls {
-            Some(Tls::Required) => "require",
-            _ => "disable",
+            Some(Tls::Required) => "require".to_owned(),
+            Some(Tls::ClientCertificate) => {
+                let (cert, key) = self.client_cert_files();
+                format!(
+                    "require&sslcert={}&sslkey={}",
+                    cert.display(),
+                    key.display()
+                )
+            }
+            _ => "disable".to_owned(),
         };
         format!(
             "postgres://{user}@127.0.0.1:{}/{db}?sslmode={mode}",

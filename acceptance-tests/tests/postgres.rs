@@ -847,3 +847,67 @@ async fn a_blocked_apply_fails_after_the_lock_timeout() {
         1
     );
 }
+
+/// A server that demands a client certificate naming the user (`clientcert=verify-full` in
+/// `pg_hba.conf`): `sslcert` and `sslkey` connect as with libpq; without them the server
+/// refuses, and a key file others may read is refused before connecting, as libpq does.
+#[tokio::test]
+async fn client_certificates_connect_where_the_server_demands_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let pg = TestPostgres::start_tls(Tls::ClientCertificate).unwrap();
+    let ca = pg.ca_file().display().to_string();
+    let (cert, key) = pg.client_cert_files();
+    let with_cert = |key: &std::path::Path, app: &str| {
+        pg.url_with(
+            "localhost",
+            &format!(
+                "sslmode=verify-full&sslrootcert={ca}&sslcert={}&sslkey={}&application_name={app}",
+                cert.display(),
+                key.display()
+            ),
+        )
+    };
+    let db = Postgres::connect(&with_cert(&key, "cert")).await.unwrap();
+    assert_eq!(encrypted(&pg, "cert"), "true");
+    assert_eq!(
+        pg.psql(
+            "SELECT s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'cert'"
+        )
+        .unwrap()
+        .trim(),
+        "/CN=postgres",
+        "the server saw the client certificate"
+    );
+    drop(db);
+
+    let e = refused(&pg.url_with(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await;
+    assert!(
+        e.contains("connection requires a valid client certificate"),
+        "{e}"
+    );
+    assert!(e.contains("set sslcert and sslkey"), "{e}");
+
+    // A copy of the key that the group may read: refused, naming the file and the rule.
+    let dir = tempfile::tempdir().unwrap();
+    let loose = dir.path().join("client.key");
+    std::fs::copy(&key, &loose).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = refused(&with_cert(&loose, "loose")).await;
+    assert!(e.contains("has group or world access (mode 0640)"), "{e}");
+    assert!(e.contains(&loose.display().to_string()), "{e}");
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Postgres::connect(&with_cert(&loose, "tight"))
+        .await
+        .unwrap();
+    // The server's key does not belong to the client certificate.
+    let other = dir.path().join("other.key");
+    std::fs::write(&other, test_certificates().unwrap().2).unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let e = refused(&with_cert(&other, "other")).await;
+    assert!(e.contains("does not fit sslcert"), "{e}");
+}

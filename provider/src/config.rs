@@ -47,8 +47,12 @@ pub struct ProviderConfig {
     /// `require` (TLS, certificate not checked), `verify-ca` (TLS, chain checked against
     /// `sslrootcert`), `verify-full` (chain and host name); `sslrootcert` is a PEM file of
     /// CA certificates (with `prefer` or `require` it turns on the `verify-ca` check) or
-    /// `system` for the public CAs (with `verify-full` only). `connect_timeout` is in
-    /// seconds, default 10.
+    /// `system` for the public CAs (with `verify-full` only); `sslcert` and `sslkey` are a
+    /// client certificate and its key (PEM, the key file mode 0600) for servers that ask
+    /// for one. As libpq, settings the URL leaves out come from `PGSSLMODE`,
+    /// `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, then `~/.postgresql/root.crt`,
+    /// `postgresql.crt` and `postgresql.key` when present. `connect_timeout` is in seconds,
+    /// default 10.
     #[serde(default)]
     #[schemars(extend("x-sensitive" = true))]
     pub database_url: Option<String>,

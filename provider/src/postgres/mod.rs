@@ -227,7 +227,11 @@ impl ConnectOptions {
                 } else {
                     tokio_postgres::config::SslMode::Require
                 });
-                Some(Arc::new(tls::client_config(mode, info.root_cert.as_ref())?))
+                Some(Arc::new(tls::client_config(
+                    mode,
+                    info.root_cert.as_ref(),
+                    info.client_cert.as_ref(),
+                )?))
             }
         };
         let connect_timeout = config
@@ -294,7 +298,7 @@ impl ConnectOptions {
     /// what the `sslmode` asked for.
     fn explain(&self, e: &tokio_postgres::Error) -> String {
         let mut s = with_causes(e);
-        if s.contains("certificate") || s.contains("CertNotValid") {
+        if s.contains("invalid peer certificate") || s.contains("CertNotValid") {
             s.push_str(match self.ssl_mode {
                 conninfo::SslMode::VerifyFull => {
                     "; sslmode=verify-full checks that the server's certificate is signed by \
@@ -305,6 +309,13 @@ impl ConnectOptions {
                      (sslmode=verify-ca, or prefer/require with sslrootcert)"
                 }
             });
+        }
+        if s.contains("requires a valid client certificate") {
+            s.push_str(
+                "; the server asks for a client certificate: set sslcert and sslkey in \
+                 database_url (or PGSSLCERT and PGSSLKEY, or ~/.postgresql/postgresql.crt and \
+                 postgresql.key)",
+            );
         }
         s
     }

@@ -1,6 +1,7 @@
 //! The rustls client configuration for each `sslmode`: what of the server's certificate is
-//! checked (nothing, the chain, or the chain and the host name). The handshake signatures
-//! are always checked with the crypto provider, whatever the mode.
+//! checked (nothing, the chain, or the chain and the host name), and the client certificate
+//! sent when the server asks for one. The handshake signatures are always checked with the
+//! crypto provider, whatever the mode.
 
 use std::sync::Arc;
 
@@ -8,17 +9,22 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::{WebPkiServerVerifier, verify_server_cert_signed_by_trust_anchor};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::conninfo::{RootCert, SslMode};
+use super::conninfo::{ClientCert, RootCert, SslMode};
 use super::{Error, Result};
 
 /// The client configuration for `mode` (not `Disable`) with the CAs of `root`: without
 /// `sslrootcert`, `prefer` and `require` encrypt without checking the certificate (libpq's
-/// behaviour); with it they check the chain like `verify-ca`.
-pub fn client_config(mode: SslMode, root: Option<&RootCert>) -> Result<rustls::ClientConfig> {
+/// behaviour); with it they check the chain like `verify-ca`. `client` is the certificate
+/// and key offered to a server that asks for one.
+pub fn client_config(
+    mode: SslMode,
+    root: Option<&RootCert>,
+    client: Option<&ClientCert>,
+) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = root.map(load_roots).transpose()?.map(Arc::new);
     let verifier: Arc<dyn ServerCertVerifier> = match (mode, roots) {
@@ -37,12 +43,70 @@ pub fn client_config(mode: SslMode, root: Option<&RootCert>) -> Result<rustls::C
             provider: provider.clone(),
         }),
     };
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+        .with_custom_certificate_verifier(verifier);
+    match client {
+        None => Ok(builder.with_no_client_auth()),
+        Some(c) => {
+            let (certs, key) = load_client_cert(c)?;
+            builder.with_client_auth_cert(certs, key).map_err(|e| {
+                Error::Url(format!(
+                    "sslkey {} does not fit sslcert {}: {e}",
+                    c.key.display(),
+                    c.cert.display()
+                ))
+            })
+        }
+    }
+}
+
+/// The certificate chain and private key of `c`, the key file's permissions checked first
+/// as libpq does.
+fn load_client_cert(
+    c: &ClientCert,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let shown = c.cert.display();
+    let certs = CertificateDer::pem_file_iter(&c.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| Error::Url(format!("sslcert {shown} cannot be read: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Url(format!(
+            "sslcert {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    let key_shown = c.key.display();
+    let meta = std::fs::metadata(&c.key)
+        .map_err(|e| Error::Url(format!("sslkey {key_shown} cannot be read: {e}")))?;
+    key_permissions(&meta).map_err(|why| Error::Url(format!("sslkey {key_shown} {why}")))?;
+    let key = PrivateKeyDer::from_pem_file(&c.key).map_err(|e| {
+        Error::Url(format!(
+            "sslkey {key_shown} holds no usable private key ({e}): an unencrypted PEM key \
+             (PKCS#8, PKCS#1 or SEC1) is needed; encrypted keys (sslpassword) are not \
+             supported"
+        ))
+    })?;
+    Ok((certs, key))
+}
+
+/// libpq's rule for a private key file: no access for group or others when the current
+/// user owns it, at most read access for the group when root owns it (a key shared through
+/// a group such as `ssl-cert`).
+fn key_permissions(meta: &std::fs::Metadata) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode() & 0o777;
+    let owner = meta.uid();
+    let me = rustix::process::geteuid().as_raw();
+    if (owner == me && mode & 0o077 != 0) || (owner == 0 && mode & 0o037 != 0) {
+        return Err(format!(
+            "has group or world access (mode {mode:04o}); it must have permissions u=rw \
+             (0600) or less if owned by the current user, or u=rw,g=r (0640) or less if \
+             owned by root (chmod 0600 it)"
+        ));
+    }
+    Ok(())
 }
 
 fn load_roots(root: &RootCert) -> Result<RootCertStore> {
