@@ -61,6 +61,77 @@ pub fn expressions(m: &LayerModel) -> Expressions {
     out
 }
 
+/// The catalog's model `seen` made the base of a rehearsal: every expression differs from
+/// any other model's (and a policy without one gets one), and the model counts as exact,
+/// so the planner's change from it to an intended model drops and creates again every
+/// policy, CHECK rule and view of that model and sets every default. Run in a transaction
+/// that is rolled back, that change shows the text PostgreSQL gives the intended
+/// expressions without changing anything.
+pub fn stale(seen: &LayerModel) -> LayerModel {
+    const MARK: &str = "/* replaced by the rehearsal */ ";
+    let mut out = seen.clone();
+    visit(&mut out, |_, text| {
+        if let Some(t) = text {
+            t.insert_str(0, MARK);
+        }
+    });
+    for p in out.tables.iter_mut().flat_map(|t| &mut t.policies) {
+        if p.using.is_none() && p.with_check.is_none() {
+            p.using = Some(MARK.to_owned());
+        }
+    }
+    out.exact = true;
+    out
+}
+
+/// The record an import starts from: for every expression of `intended`, the text the
+/// catalog showed for it in the rehearsal (`rehearsed`, see [`stale`]); where the rehearsal
+/// could not create an object (another layer's view reads a view of this one, rows break a
+/// CHECK rule), the catalog's text as found in `seen`, the only text there is.
+pub fn baseline(
+    intended: &LayerModel,
+    rehearsed: Option<&LayerModel>,
+    seen: &LayerModel,
+) -> Expressions {
+    let rehearsed = rehearsed.map(expressions).unwrap_or_default();
+    let live = expressions(seen);
+    expressions(intended)
+        .into_keys()
+        .filter_map(|key| {
+            let text = rehearsed.get(&key).or_else(|| live.get(&key))?.clone();
+            Some((key, text))
+        })
+        .collect()
+}
+
+/// The record after an apply that changed the layer from `prev` to `next`, given the
+/// catalog's text of every expression just before the migration's DDL (`before`) and just
+/// after it (`after`), in its transaction. An expression the migration made (its canonical
+/// text changed, or the catalog's did) is recorded as the catalog now shows it; any other
+/// keeps its previous record (`previous`), so an edit made by hand since the last read
+/// (`terraform apply -refresh=false`, or between plan and apply) stays drift instead of
+/// becoming the record. An expression without a previous record is recorded as found.
+pub fn record_after(
+    previous: Option<&Expressions>,
+    prev: &LayerModel,
+    next: &LayerModel,
+    before: &Expressions,
+    after: &Expressions,
+) -> Expressions {
+    let (was, is) = (expressions(prev), expressions(next));
+    after
+        .iter()
+        .map(|(key, text)| {
+            let untouched = before.get(key) == Some(text) && was.get(key) == is.get(key);
+            let kept = previous
+                .and_then(|p| p.get(key))
+                .filter(|_| untouched)
+                .unwrap_or(text);
+            (key.clone(), kept.clone())
+        })
+        .collect()
+}
+
 /// The catalog's model `seen` with the canonical text of `applied` wherever the catalog
 /// still shows the text `recorded` after the last apply: a model the planner may compare
 /// exactly with `applied` (when that is exact), in which only hand edits differ.
@@ -252,6 +323,14 @@ fn view(out: &mut Vec<String>, on: &str, v: &ViewModel, o: &ViewModel, exact: bo
     if exact && v.query != o.query {
         out.push(format!("view {on} was redefined as: {}", o.query));
     }
+    if v.security_invoker && !o.security_invoker {
+        out.push(format!(
+            "view {on} lost security_invoker: it reads its tables as its owner, bypassing \
+             their row level security"
+        ));
+    } else if o.security_invoker != v.security_invoker {
+        out.push(format!("view {on} now has security_invoker"));
+    }
     grants(out, on, &v.grants, &o.grants);
     if v.comment != o.comment {
         out.push(format!("comment on {on} changed"));
@@ -284,5 +363,176 @@ fn grants(
                 revoked.join(", ")
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Renderer;
+    use crate::spec::MedallionLayerSpec;
+    use crate::supabase::{LayerContext, layer_model, plan};
+
+    fn model() -> LayerModel {
+        let spec: MedallionLayerSpec = serde_json::from_value(json!({
+            "workbench": "wb",
+            "layer": "silver",
+            "schema": "sales",
+            "rls": {
+                "presets": ["service_role_full_access", "tenant_isolation"],
+                "tenant_column": "tenant_id",
+                "tenant_claim": "org_id"
+            },
+            "tables": [{
+                "name": "orders",
+                "columns": [
+                    {"name": "id", "type": "text", "nullable": false},
+                    {"name": "tenant_id", "type": "text", "nullable": false},
+                    {"name": "amount", "type": "numeric(12,2)", "nullable": false},
+                    {"name": "status", "type": "text", "default": "'open'"}
+                ],
+                "primary_key": ["id"],
+                "checks": [{"name": "amount_positive", "expression": "amount > 0"}]
+            }],
+            "views": [{"name": "open_orders", "query": "select id, amount from orders where status = 'open'"}]
+        }))
+        .unwrap();
+        let (m, d) = layer_model(&spec, &LayerContext::default());
+        m.unwrap_or_else(|| panic!("{d:?}"))
+    }
+
+    fn tenant_policy(m: &mut LayerModel) -> &mut crate::supabase::model::PolicyModel {
+        let policies = &mut m.tables[0].policies;
+        policies
+            .iter_mut()
+            .find(|p| p.name == "tenant_isolation")
+            .unwrap()
+    }
+
+    /// The catalog's model of `m`: PostgreSQL reprints every expression.
+    fn reprinted(m: &LayerModel) -> LayerModel {
+        let mut seen = m.clone();
+        visit(&mut seen, |_, text| {
+            if let Some(t) = text {
+                *t = format!("({t})");
+            }
+        });
+        seen.exact = false;
+        seen
+    }
+
+    #[test]
+    fn a_rehearsal_makes_every_expression_of_the_layer_again() {
+        let m = model();
+        let sql = plan::change(&stale(&reprinted(&m)), &m)
+            .render(&Renderer::embedded().unwrap())
+            .unwrap()
+            .join("\n");
+        let policies = m.tables[0].policies.len();
+        assert!(policies >= 2);
+        assert_eq!(sql.matches("DROP POLICY").count(), policies, "{sql}");
+        assert_eq!(sql.matches("CREATE POLICY").count(), policies, "{sql}");
+        assert_eq!(
+            sql.matches(r#"ADD CONSTRAINT "orders_amount_positive_check""#)
+                .count(),
+            1,
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#"ALTER COLUMN "status" SET DEFAULT 'open'"#),
+            "{sql}"
+        );
+        assert!(sql.contains(r#"DROP VIEW "sales"."open_orders""#), "{sql}");
+        assert!(
+            sql.contains(r#"CREATE VIEW "sales"."open_orders""#),
+            "{sql}"
+        );
+        assert!(
+            !sql.contains("DROP TABLE") && !sql.contains("DROP COLUMN"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn the_import_baseline_is_the_rehearsed_text_else_the_live_one() {
+        let m = model();
+        let seen = reprinted(&m);
+        let mut rehearsed = reprinted(&m);
+        rehearsed.views.clear();
+        let base = baseline(&m, Some(&rehearsed), &seen);
+        assert_eq!(
+            base.keys().collect::<Vec<_>>(),
+            expressions(&m).keys().collect::<Vec<_>>()
+        );
+        let view = "view open_orders query";
+        assert_eq!(
+            base[view],
+            expressions(&seen)[view],
+            "not rehearsed: as found"
+        );
+        // A policy edited by hand before the import differs from the baseline.
+        let mut edited = seen.clone();
+        tenant_policy(&mut edited).using = Some("true".to_owned());
+        let observed = reconcile(&m, edited, &base);
+        let found = describe(&m, &observed);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].ends_with("USING is now (true)"), "{found:?}");
+    }
+
+    #[test]
+    fn an_apply_records_only_the_expressions_it_made() {
+        let m = model();
+        let key = |what: &str| format!("table orders {what}");
+        let (policy, check) = (
+            key("policy tenant_isolation using"),
+            key("check orders_amount_positive_check"),
+        );
+        let previous = Expressions::from([
+            (policy.clone(), "(recorded)".to_owned()),
+            (check.clone(), "(amount > 0)".to_owned()),
+        ]);
+        // The policy was edited by hand since the record and the migration left it alone;
+        // the CHECK rule was made again by it.
+        let before = Expressions::from([
+            (policy.clone(), "true".to_owned()),
+            (check.clone(), "(amount > 0)".to_owned()),
+        ]);
+        let after = Expressions::from([
+            (policy.clone(), "true".to_owned()),
+            (check.clone(), "(amount > (0)::numeric)".to_owned()),
+        ]);
+        let record = record_after(Some(&previous), &m, &m, &before, &after);
+        assert_eq!(record[&policy], "(recorded)");
+        assert_eq!(record[&check], "(amount > (0)::numeric)");
+        // A policy whose configured text changed is made by the migration, even when the
+        // catalog's text is the same as before.
+        let mut next = m.clone();
+        tenant_policy(&mut next).using = Some("true".to_owned());
+        let record = record_after(Some(&previous), &m, &next, &before, &after);
+        assert_eq!(record[&policy], "true");
+        assert_eq!(record_after(None, &m, &m, &before, &after), after);
+    }
+
+    #[test]
+    fn a_view_without_security_invoker_is_drift_set_again_in_place() {
+        let m = model();
+        let mut seen = m.clone();
+        seen.views[0].security_invoker = false;
+        let found = describe(&m, &seen);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("open_orders lost security_invoker"),
+            "{found:?}"
+        );
+        let sql = plan::change(&seen, &m)
+            .render(&Renderer::embedded().unwrap())
+            .unwrap()
+            .join("\n");
+        assert_eq!(
+            sql,
+            r#"ALTER VIEW "sales"."open_orders" SET (security_invoker = true);"#
+        );
     }
 }

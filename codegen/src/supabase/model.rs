@@ -164,6 +164,16 @@ pub struct ViewModel {
     pub grants: BTreeMap<String, BTreeSet<String>>,
     /// Comment.
     pub comment: Option<String>,
+    /// The view runs with the rights of the role querying it (`security_invoker`), so the
+    /// row level security of the tables it reads applies; without it the view reads them
+    /// as its owner and bypasses their policies. Every generated view has it (state
+    /// written before it was recorded too).
+    #[serde(default = "security_invoker")]
+    pub security_invoker: bool,
+}
+
+fn security_invoker() -> bool {
+    true
 }
 
 impl LayerModel {

@@ -179,6 +179,9 @@ struct Relation {
     create_policies: Vec<Policy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     create_view: Option<String>,
+    /// Options of a kept view to set again, e.g. `security_invoker = true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    view_options: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     grants: Option<Grants>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -348,6 +351,7 @@ impl Relation {
             && self.rls.is_none()
             && self.create_policies.is_empty()
             && self.create_view.is_none()
+            && self.view_options.is_none()
             && self.grants.is_none()
             && self.comments.is_empty()
             && self.register.is_none()
@@ -915,6 +919,9 @@ pub fn change(prev: &LayerModel, next: &LayerModel) -> Plan {
             .filter(|_| !rebuilt_names.contains(v.name.as_str()));
         if let Some(old) = kept {
             let mut r = Relation::new(&next.schema, &v.name);
+            if old.security_invoker != v.security_invoker {
+                r.view_options = Some(format!("security_invoker = {}", v.security_invoker));
+            }
             r.grants = grant_changes(&old.grants, &v.grants);
             if old.comment != v.comment {
                 r.comment("VIEW", r.relation.clone(), &v.comment);

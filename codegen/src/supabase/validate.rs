@@ -416,6 +416,7 @@ pub fn layer_model(
                     columns: q.output_columns,
                     grants: BTreeMap::new(),
                     comment: v.comment.clone(),
+                    security_invoker: true,
                 });
             }
             Err(why) => d.error(

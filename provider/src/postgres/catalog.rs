@@ -71,19 +71,24 @@ pub(super) async fn introspect(
         .get(0);
         let columns = columns(client, &qualified).await?;
         if kind == "v" {
-            let query: String = query_row(
+            // The option as PostgreSQL reads it (`::bool` takes on, yes, 1 … as it does).
+            let view = query_row(
                 client,
-                "SELECT pg_get_viewdef($1::text::regclass)",
+                "SELECT pg_get_viewdef(c.oid), coalesce((SELECT o.option_value::bool \
+                   FROM pg_options_to_table(c.reloptions) o \
+                   WHERE o.option_name = 'security_invoker'), false) \
+                 FROM pg_class c WHERE c.oid = $1::text::regclass",
                 &[&qualified],
             )
-            .await?
-            .get(0);
+            .await?;
+            let query: String = view.get(0);
             model.views.push(ViewModel {
                 name,
                 query: query.trim().trim_end_matches(';').to_owned(),
                 columns: columns.into_iter().map(|c| c.name).collect(),
                 grants,
                 comment,
+                security_invoker: view.get(1),
             });
             continue;
         }

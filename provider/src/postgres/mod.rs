@@ -85,6 +85,19 @@ pub enum Error {
     /// Dropping tables that still hold rows without `force_destroy`.
     #[error("tables still hold rows: {0}; set force_destroy = true to drop them anyway")]
     NotEmpty(String),
+    /// A rehearsal (see [`Postgres::rehearse`]) waited longer than its lock timeout for a
+    /// lock another session holds on one of the layer's tables or views.
+    #[error(
+        "learning the text PostgreSQL gives the layer's expressions takes a brief lock on its \
+         tables and views, and another session held one for longer than {waited:?} \
+         ({message}); nothing was changed, try again when the layer is idle"
+    )]
+    Busy {
+        /// How long the rehearsal waited.
+        waited: Duration,
+        /// PostgreSQL's message.
+        message: String,
+    },
     /// Any other query failed.
     #[error("database query failed: {0}")]
     Query(String),
@@ -168,6 +181,16 @@ impl std::fmt::Debug for Postgres {
     }
 }
 
+/// The layer as the catalog showed it around a migration (see [`Postgres::apply_observed`]);
+/// `None` where nothing of it was there.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Just before the migration's DDL.
+    pub before: Option<LayerModel>,
+    /// Just after it.
+    pub after: Option<LayerModel>,
+}
+
 /// A ledger row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
@@ -184,6 +207,11 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a migration waits for the workbench's lock or a table's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a rehearsal waits for the workbench's lock or a table's lock at most: it only
+/// reads, so it gives way quickly instead of queueing an exclusive lock in front of the
+/// layer's readers.
+pub const REHEARSAL_LOCK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A parsed `database_url` with its TLS configuration, ready to connect. Parsing reads
 /// `sslrootcert`, so a bad URL or an unreadable CA file is found before anything runs.
@@ -357,8 +385,9 @@ impl Postgres {
         Ok(applied)
     }
 
-    /// Applies `m` (see [`Postgres::apply`]) and, in the same transaction after its DDL,
-    /// introspects the `layer` of `schema`: the catalog's text of what the migration made.
+    /// Applies `m` (see [`Postgres::apply`]) and, in the same transaction under the lock,
+    /// introspects the `layer` of `schema` just before and just after its DDL: what the
+    /// catalog held and what the migration made of it.
     pub async fn apply_observed(
         &mut self,
         workbench: &str,
@@ -366,7 +395,7 @@ impl Postgres {
         m: &Migration,
         schema: &str,
         layer: Layer,
-    ) -> Result<Option<LayerModel>> {
+    ) -> Result<Observed> {
         let observe = Some((schema, layer));
         Ok(self.migrate(workbench, resource, m, None, observe).await?.1)
     }
@@ -391,7 +420,7 @@ impl Postgres {
         m: &Migration,
         refuse_rows_in: Option<(&str, &[String])>,
         observe: Option<(&str, Layer)>,
-    ) -> Result<(bool, Option<LayerModel>)> {
+    ) -> Result<(bool, Observed)> {
         let lock_timeout = self.lock_timeout;
         let tx = locked(&mut self.client, workbench, lock_timeout).await?;
         if let Some((schema, tables)) = refuse_rows_in {
@@ -418,6 +447,10 @@ impl Postgres {
                 describe(&e)
             },
         };
+        let mut observed = Observed::default();
+        if let Some((schema, layer)) = observe {
+            observed.before = catalog::introspect(&tx, workbench, schema, layer).await?;
+        }
         // Checked under the lock: a concurrent apply may have just recorded it.
         let applied = match ledger_checksum(&tx, resource, &m.version).await? {
             Some(checksum) if checksum == m.checksum => false,
@@ -440,12 +473,50 @@ impl Postgres {
                 true
             }
         };
-        let observed = match observe {
-            Some((schema, layer)) => catalog::introspect(&tx, workbench, schema, layer).await?,
-            None => None,
-        };
+        if let Some((schema, layer)) = observe {
+            observed.after = catalog::introspect(&tx, workbench, schema, layer).await?;
+        }
         tx.commit().await.map_err(failed)?;
         Ok((applied, observed))
+    }
+
+    /// Runs `steps` (statements of one table or view each, from the change planner) in a
+    /// transaction under the workbench's lock, then returns the `layer` of `schema` as the
+    /// catalog shows it and rolls everything back: what PostgreSQL makes of the steps,
+    /// keeping nothing. A step that fails (another layer's view reads a view it drops, rows
+    /// break a CHECK rule it adds) is undone alone and the others go on. The steps take
+    /// exclusive locks on the tables and views they change until the rollback (adding a
+    /// CHECK rule scans its table); each lock is waited for at most
+    /// [`REHEARSAL_LOCK_TIMEOUT`] (or the lock timeout, if shorter), then
+    /// [`Error::Busy`].
+    pub async fn rehearse(
+        &mut self,
+        workbench: &str,
+        steps: &[String],
+        schema: &str,
+        layer: Layer,
+    ) -> Result<Option<LayerModel>> {
+        let waited = self.lock_timeout.min(REHEARSAL_LOCK_TIMEOUT);
+        let tx = locked(&mut self.client, workbench, waited).await?;
+        for step in steps {
+            tx.batch_execute("SAVEPOINT ipai_rehearsal").await?;
+            match tx.batch_execute(step).await {
+                Ok(()) => tx.batch_execute("RELEASE SAVEPOINT ipai_rehearsal").await?,
+                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                    return Err(Error::Busy {
+                        waited,
+                        message: describe(&e),
+                    });
+                }
+                Err(_) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT ipai_rehearsal")
+                        .await?
+                }
+            }
+        }
+        let seen = catalog::introspect(&tx, workbench, schema, layer).await?;
+        tx.rollback().await?;
+        Ok(seen)
     }
 
     /// The ledger rows of `resource`, oldest first; empty when there is no ledger yet.

@@ -48,9 +48,13 @@ pub struct MedallionLayerComputed {
     #[serde(default)]
     pub migrations: BTreeMap<String, String>,
     /// PostgreSQL's own text of every expression of the layer (column defaults, CHECK
-    /// rules, policies' USING and WITH CHECK, view queries; PostgreSQL reprints them), read
-    /// back in the transaction that applied the layer: read compares the catalog with it,
-    /// so an expression edited by hand shows as drift. Empty without `database_url`.
+    /// rules, policies' USING and WITH CHECK, view queries; PostgreSQL reprints them): read
+    /// compares the catalog with it, so an expression edited by hand shows as drift. Apply
+    /// records what its migration made, read back in its transaction; an expression the
+    /// migration did not touch keeps its record, so an edit made since the last refresh
+    /// stays drift. Import learns it by running the layer's expressions in a transaction
+    /// it rolls back, so an edit made before the import is drift too. Empty without
+    /// `database_url`.
     #[serde(default)]
     pub catalog: Option<BTreeMap<String, String>>,
     /// What read found changed by hand in the database since the last apply, one line per
@@ -116,9 +120,9 @@ async fn layer_context(
     Ok(out)
 }
 
-/// The spec recorded in the layer's summary file at `path` and its model, when the catalog
-/// (`seen`) still matches it: import then rebuilds the configuration as written, not as
-/// the catalog reprints it.
+/// The spec recorded in the layer's summary file at `path` (written by the apply that
+/// made the layer) and its model, when it is the spec of the layer the catalog holds
+/// (`seen`): what the layer is meant to be, whatever was edited by hand since.
 async fn recorded_spec(
     ctx: &Context,
     path: &str,
@@ -137,8 +141,7 @@ async fn recorded_spec(
     Ok(match supabase::layer_model(&spec, &lctx) {
         (Some(model), _)
             if (&model.workbench, &model.schema, model.layer)
-                == (&seen.workbench, &seen.schema, seen.layer)
-                && plan::change(&model, seen).is_empty() =>
+                == (&seen.workbench, &seen.schema, seen.layer) =>
         {
             Some((spec, model))
         }
@@ -201,6 +204,57 @@ async fn schedule_purge_job(
             ),
         )
     })
+}
+
+/// The text PostgreSQL gives the expressions of `intended` (the record a hand edit is
+/// compared with), learnt without an apply, for a layer whose catalog shows `seen`.
+///
+/// The catalog's text of an expression cannot be compared with the spec's (PostgreSQL
+/// reprints it), and taking the catalog as found would bless whatever was edited by hand
+/// before (a policy loosened to `USING (true)` would be the record, never drift). So the
+/// change planner's migration from the catalog (every expression marked stale) to
+/// `intended` runs in a transaction that is rolled back (see [`Postgres::rehearse`]: it
+/// takes brief exclusive locks on the layer's tables and views and gives way after a few
+/// seconds), and the catalog's text just before the rollback is the record.
+async fn learn_baseline(
+    ctx: &Context,
+    db: &mut Postgres,
+    intended: &LayerModel,
+    seen: &LayerModel,
+) -> Result<Expressions, Diagnostics> {
+    let renderer = ctx.renderer()?;
+    let steps = plan::change(&drift::stale(seen), intended)
+        .render(&renderer)
+        .map_err(|e| internal("Rendering the rehearsal failed", e))?;
+    let rehearsed = db
+        .rehearse(
+            &intended.workbench,
+            &steps,
+            &intended.schema,
+            intended.layer,
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(drift::baseline(intended, rehearsed.as_ref(), seen))
+}
+
+/// What import records for a layer whose intended model is `intended` and whose catalog
+/// shows `seen`: the learnt baseline (see [`learn_baseline`]), the model the next plan
+/// changes from, and what differs from `intended` (the `drift` the plan names), compared
+/// as read compares the catalog with the record of an apply.
+async fn imported(
+    ctx: &Context,
+    db: &mut Postgres,
+    intended: &LayerModel,
+    seen: LayerModel,
+) -> Result<(Expressions, LayerModel, Vec<String>), Diagnostics> {
+    let baseline = learn_baseline(ctx, db, intended, &seen).await?;
+    let observed = drift::reconcile(intended, seen, &baseline);
+    if plan::change(intended, &observed).is_empty() {
+        return Ok((baseline, intended.clone(), Vec::new()));
+    }
+    let found = drift::describe(intended, &observed);
+    Ok((baseline, observed, found))
 }
 
 async fn connect(ctx: &Context) -> Result<Option<Postgres>, Diagnostics> {
@@ -451,7 +505,7 @@ impl Resource for MedallionLayer {
                 db.apply(&spec.workbench, supabase::METADATA_RESOURCE, &[meta])
                     .await
                     .map_err(pg_error)?;
-                let made = db
+                let seen = db
                     .apply_observed(
                         &spec.workbench,
                         &planned.computed.id,
@@ -461,8 +515,24 @@ impl Resource for MedallionLayer {
                     )
                     .await
                     .map_err(pg_error)?;
-                planned.computed.catalog =
-                    Some(made.as_ref().map(drift::expressions).unwrap_or_default());
+                let texts =
+                    |m: &Option<LayerModel>| m.as_ref().map(drift::expressions).unwrap_or_default();
+                let next = &planned.model;
+                let (prev, previous) = match prior {
+                    Some((_, c)) => {
+                        let prev = parse_model(&c.applied_model)?;
+                        let previous = recorded(c, &prev).cloned();
+                        (prev, previous)
+                    }
+                    None => (next.clone(), None),
+                };
+                planned.computed.catalog = Some(drift::record_after(
+                    previous.as_ref(),
+                    &prev,
+                    next,
+                    &texts(&seen.before),
+                    &texts(&seen.after),
+                ));
             }
             // Nothing to run, but no record yet (state from before records were kept).
             (Some(db), None) if planned.computed.catalog.is_none() => {
@@ -470,8 +540,10 @@ impl Resource for MedallionLayer {
                     .introspect(&spec.workbench, spec.schema(), spec.layer)
                     .await
                     .map_err(pg_error)?;
-                planned.computed.catalog =
-                    Some(seen.as_ref().map(drift::expressions).unwrap_or_default());
+                planned.computed.catalog = Some(match seen {
+                    Some(seen) => learn_baseline(ctx, db, &planned.model, &seen).await?,
+                    None => Expressions::new(),
+                });
             }
             _ => {}
         }
@@ -674,7 +746,7 @@ impl Resource for MedallionLayer {
                 ));
             }
         };
-        let Some(db) = connect(ctx).await? else {
+        let Some(mut db) = connect(ctx).await? else {
             return Err(diagnostics::error(
                 AttrPath::attr("database_url"),
                 "Import needs the database",
@@ -706,11 +778,18 @@ impl Resource for MedallionLayer {
         }
         let summary = summary_path(workbench, schema, layer);
         let files = hashes_on_disk(ctx, migrations.keys().cloned().chain([summary.clone()])).await;
-        // The catalog as found is the baseline a later hand edit is compared with.
-        let catalog = Some(drift::expressions(&seen));
-        let (spec, applied) = match recorded_spec(ctx, &summary, &seen).await? {
-            Some(exact) => exact,
-            None => (supabase::spec_from_model(&seen), seen),
+        // With the summary the intended spec is known and the baseline learnt (see
+        // `imported`). Without it the catalog is all there is: its spec is the layer's, its
+        // text the baseline, and expressions are compared again once an apply changes it.
+        let (spec, applied, catalog, found) = match recorded_spec(ctx, &summary, &seen).await? {
+            Some((spec, intended)) => {
+                let (baseline, applied, found) = imported(ctx, &mut db, &intended, seen).await?;
+                (spec, applied, baseline, found)
+            }
+            None => {
+                let baseline = drift::expressions(&seen);
+                (supabase::spec_from_model(&seen), seen, baseline, Vec::new())
+            }
         };
         Ok((
             spec,
@@ -721,8 +800,8 @@ impl Resource for MedallionLayer {
                     .map_err(|e| internal("Encoding the model failed", e))?,
                 files,
                 migrations,
-                catalog,
-                drift: Vec::new(),
+                catalog: Some(catalog),
+                drift: found,
             },
         ))
     }
