@@ -565,3 +565,20 @@ impl Drop for TestPostgres {
         );
     }
 }
+
+/// Applies the `ip_workbench` metadata schema of `workbench` through `db`, as the provider
+/// does before a layer's first migration.
+pub async fn apply_metadata(
+    db: &mut ipai_provider::postgres::Postgres,
+    workbench: &str,
+    r: &ipai_codegen::Renderer,
+) -> Result<()> {
+    let meta = ipai_codegen::supabase::metadata_migration(r)?;
+    db.apply(
+        workbench,
+        ipai_codegen::supabase::METADATA_RESOURCE,
+        &[meta],
+    )
+    .await?;
+    Ok(())
+}

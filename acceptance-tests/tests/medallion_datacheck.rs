@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ipai_acceptance_tests::postgres::{PG_BIN, TestPostgres};
+use ipai_acceptance_tests::postgres::{PG_BIN, TestPostgres, apply_metadata};
 use ipai_codegen::spec::MedallionLayerSpec;
 use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan};
 use ipai_codegen::{Diagnostic, Renderer};
@@ -184,13 +184,7 @@ async fn changes_the_rows_refuse_are_found_at_plan_and_apply_once_fixed() {
     let pg = TestPostgres::start().unwrap();
     let r = Renderer::embedded().unwrap();
     let mut db = Postgres::connect(&pg.url()).await.unwrap();
-    db.apply(
-        "wb",
-        supabase::METADATA_RESOURCE,
-        &[supabase::metadata_migration(&r).unwrap()],
-    )
-    .await
-    .unwrap();
+    apply_metadata(&mut db, "wb", &r).await.unwrap();
     let timeout = Duration::from_secs(30);
     for case in CASES {
         let s = case.schema;
@@ -276,13 +270,7 @@ async fn only_what_the_change_touches_is_checked_and_clean_rows_pass() {
     let pg = TestPostgres::start().unwrap();
     let r = Renderer::embedded().unwrap();
     let mut db = Postgres::connect(&pg.url()).await.unwrap();
-    db.apply(
-        "wb",
-        supabase::METADATA_RESOURCE,
-        &[supabase::metadata_migration(&r).unwrap()],
-    )
-    .await
-    .unwrap();
+    apply_metadata(&mut db, "wb", &r).await.unwrap();
     let v0 = model(&spec("quiet", |_| {}));
     let mig = supabase::migration(&v0, &plan::create(&v0), 0, &r).unwrap();
     db.apply("wb", &v0.resource_id(), &[mig]).await.unwrap();

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use ipai_acceptance_tests::postgres::{TestPgBouncer, TestPostgres, Tls, test_certificates};
+use ipai_acceptance_tests::postgres::{
+    TestPgBouncer, TestPostgres, Tls, apply_metadata, test_certificates,
+};
 use ipai_codegen::spec::{BundleSpec, MedallionLayerSpec, source};
 use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan};
 use ipai_codegen::{Migration, Renderer};
@@ -27,13 +29,7 @@ fn bundle(name: &str) -> BundleSpec {
 /// Applies the metadata schema and every layer of `bundle`, as the provider does.
 async fn apply_bundle(db: &mut Postgres, b: &BundleSpec, r: &Renderer) -> Vec<LayerModel> {
     let wb = &b.workbench.name;
-    db.apply(
-        wb,
-        supabase::METADATA_RESOURCE,
-        &[supabase::metadata_migration(r).unwrap()],
-    )
-    .await
-    .unwrap();
+    apply_metadata(&mut *db, wb, r).await.unwrap();
     let (models, d) = supabase::layer_models(&[&b.workbench], &b.medallion_layers);
     assert!(!d.has_errors(), "{d:?}");
     for m in &models {
@@ -252,13 +248,7 @@ fn model(spec: &MedallionLayerSpec) -> LayerModel {
 
 async fn setup_orders(pg: &TestPostgres, r: &Renderer) -> (Postgres, LayerModel) {
     let mut db = Postgres::connect(&pg.url()).await.unwrap();
-    db.apply(
-        "wb",
-        supabase::METADATA_RESOURCE,
-        &[supabase::metadata_migration(r).unwrap()],
-    )
-    .await
-    .unwrap();
+    apply_metadata(&mut db, "wb", r).await.unwrap();
     let m = model(&silver(json!([])));
     let mig = supabase::migration(&m, &plan::create(&m), 0, r).unwrap();
     db.apply("wb", &m.resource_id(), &[mig]).await.unwrap();
