@@ -12,7 +12,7 @@ use ipai_acceptance_tests::postgres::{
     TestPgBouncer, TestPostgres, Tls, apply_metadata, test_certificates,
 };
 use ipai_codegen::spec::{BundleSpec, MedallionLayerSpec, source};
-use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan};
+use ipai_codegen::supabase::{self, LayerContext, LayerModel, plan, types};
 use ipai_codegen::{Migration, Renderer};
 use ipai_provider::postgres::{ConnectOptions, Error, Postgres};
 use serde_json::json;
@@ -485,9 +485,9 @@ struct ChangeInput {
     rows: Vec<String>,
 }
 
-/// The rows of every kept table, reduced to the columns that keep their name and type (and
-/// do not turn NOT NULL: their NULLs get the default): what a change must not lose. One
-/// sorted text per table.
+/// The rows of every kept table, reduced to the columns that keep their name and their type
+/// or widen it (and do not turn NOT NULL: their NULLs get the default), each value as text:
+/// what a change must not lose or alter. One sorted text per table.
 fn kept_data(pg: &TestPostgres, prev: &LayerModel, next: &LayerModel) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for old in &prev.tables {
@@ -498,10 +498,12 @@ fn kept_data(pg: &TestPostgres, prev: &LayerModel, next: &LayerModel) -> Vec<(St
             .columns
             .iter()
             .filter(|c| {
-                new.column(&c.name)
-                    .is_some_and(|n| n.r#type == c.r#type && (n.nullable || !c.nullable))
+                new.column(&c.name).is_some_and(|n| {
+                    (n.r#type == c.r#type || types::widens(&c.r#type, &n.r#type))
+                        && (n.nullable || !c.nullable)
+                })
             })
-            .map(|c| ipai_codegen::sql::quote_ident(&c.name))
+            .map(|c| format!("{}::text", ipai_codegen::sql::quote_ident(&c.name)))
             .collect();
         let table = ipai_codegen::sql::quote_qualified(&prev.schema, &old.name);
         let rows = pg

@@ -342,6 +342,106 @@ fn destructive_changes_are_named_and_refused_without_the_flag() {
     );
 }
 
+/// The silver spec with its `note` column of type `ty`.
+fn with_note(ty: &str) -> Value {
+    let mut v = silver();
+    v["tables"][0]["columns"][2]["type"] = json!(ty);
+    v
+}
+
+#[test]
+fn widening_a_column_is_an_in_place_update_without_the_flag() {
+    for (from, to, canonical) in [
+        ("varchar(8)", "text", "text"),
+        ("varchar(8)", "varchar(32)", "character varying(32)"),
+        ("varchar(8)", "varchar", "character varying"),
+        ("integer", "bigint", "bigint"),
+        ("smallint", "integer", "integer"),
+        ("smallint", "bigint", "bigint"),
+        ("numeric(10,2)", "numeric(12,2)", "numeric(12,2)"),
+        ("numeric(10,2)", "numeric", "numeric"),
+        ("varchar(8)[]", "text[]", "text[]"),
+    ] {
+        let (prev, next) = (model(with_note(from)), model(with_note(to)));
+        let plan = supabase::plan_change(&prev, &next, false)
+            .unwrap_or_else(|d| panic!("{from} -> {to} refused: {d:?}"));
+        assert!(plan.destructive.is_empty(), "{from} -> {to}");
+        // The values stay as they are: no row needs checking before the change.
+        assert!(plan.checks.is_empty(), "{from} -> {to}: {:?}", plan.checks);
+        let sql = plan
+            .render(&Renderer::embedded().unwrap())
+            .unwrap()
+            .join("\n");
+        assert_eq!(
+            sql,
+            format!(
+                "ALTER TABLE \"scout\".\"silver_tx\" ALTER COLUMN \"note\" TYPE {canonical} USING \"note\"::{canonical};"
+            ),
+            "{from} -> {to}"
+        );
+    }
+    // amount is read by the view: widening it still rebuilds the view around the ALTER.
+    let mut wider = silver();
+    wider["tables"][0]["columns"][1]["type"] = json!("numeric(16,2)");
+    let sql = change_sql(silver(), wider, false).unwrap();
+    let drop_view = sql.find("DROP VIEW").unwrap();
+    let alter = sql.find("TYPE numeric(16,2)").unwrap();
+    let create_view = sql.find("CREATE VIEW").unwrap();
+    assert!(drop_view < alter && alter < create_view, "{sql}");
+}
+
+#[test]
+fn narrowing_or_reinterpreting_a_column_is_still_refused() {
+    for (from, to, old, new) in [
+        ("text", "varchar(8)", "text", "character varying(8)"),
+        (
+            "varchar(32)",
+            "varchar(8)",
+            "character varying(32)",
+            "character varying(8)",
+        ),
+        ("bigint", "integer", "bigint", "integer"),
+        (
+            "numeric(12,2)",
+            "numeric(12,1)",
+            "numeric(12,2)",
+            "numeric(12,1)",
+        ),
+        (
+            "numeric(12,2)",
+            "numeric(14,4)",
+            "numeric(12,2)",
+            "numeric(14,4)",
+        ),
+        (
+            "timestamp",
+            "timestamptz",
+            "timestamp without time zone",
+            "timestamp with time zone",
+        ),
+        ("text", "integer", "text", "integer"),
+        ("real", "double precision", "real", "double precision"),
+        ("integer", "numeric", "integer", "numeric"),
+    ] {
+        let d = change_sql(with_note(from), with_note(to), false)
+            .expect_err(&format!("{from} -> {to} is refused"));
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].summary, "Destructive change refused");
+        assert_eq!(d.0[0].path.to_string(), "tables[0].columns[2].type");
+        assert_eq!(
+            d.0[0].detail,
+            format!(
+                "This change would lose data: change type of column scout.silver_tx.note from \
+                 {old} to {new}. Set allow_destructive_changes = true to allow it."
+            )
+        );
+        // With the flag the rows are checked to convert before anything runs.
+        let plan =
+            supabase::plan_change(&model(with_note(from)), &model(with_note(to)), true).unwrap();
+        assert_eq!(plan.checks.len(), 1, "{from} -> {to}");
+    }
+}
+
 #[test]
 fn versions_are_deterministic_and_ordered() {
     let r = Renderer::embedded().unwrap();

@@ -52,6 +52,10 @@ pub struct MedallionLayerSpec {
     #[serde(default)]
     pub force_destroy: bool,
     /// Allows changes that lose data: dropping a table or column, or changing a column's type.
+    /// A widening keeps every value and is an ordinary in-place update without it: a longer
+    /// or no `varchar` limit, `varchar` to `text`, `smallint` or `integer` to a larger
+    /// integer type, a larger `numeric` precision with the same scale (or no limit), and the
+    /// same for arrays of these.
     #[serde(default)]
     pub allow_destructive_changes: bool,
 }

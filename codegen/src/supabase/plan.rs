@@ -14,7 +14,7 @@ use super::model::{
     API_ROLES, ColumnModel, ConstraintKind, ConstraintModel, IndexModel, LayerModel, PolicyModel,
     TableModel, ViewModel,
 };
-use super::sqlcheck;
+use super::{sqlcheck, types};
 use crate::render::Context;
 use crate::sql::{quote_ident, quote_literal, quote_qualified};
 use crate::{AttrPath, Renderer, Result};
@@ -1044,15 +1044,20 @@ fn alter_column(
             Part::Column(new.name.clone()),
             format!("changes the type of column {schema}.{table}.{}", new.name),
         );
-        p.destructive.push(Destructive {
-            path: path.at("type"),
-            what: format!(
-                "change type of column {schema}.{table}.{} from {} to {}",
-                new.name, old.r#type, new.r#type
-            ),
-        });
-        p.checks
-            .push(rows.cast(path.at("type"), &new.name, &old.r#type, &new.r#type));
+        // A widening keeps every value as it is: no data lost, no row to check. What reads
+        // the column is still rebuilt around it (PostgreSQL refuses any ALTER TYPE under a
+        // view or policy), so it stays disturbed.
+        if !types::widens(&old.r#type, &new.r#type) {
+            p.destructive.push(Destructive {
+                path: path.at("type"),
+                what: format!(
+                    "change type of column {schema}.{table}.{} from {} to {}",
+                    new.name, old.r#type, new.r#type
+                ),
+            });
+            p.checks
+                .push(rows.cast(path.at("type"), &new.name, &old.r#type, &new.r#type));
+        }
     }
     let default_changed = if exact {
         old.default != new.default

@@ -110,6 +110,64 @@ pub fn supported_types() -> String {
     names.join(", ")
 }
 
+/// True when changing a column from type `from` to type `to` (both canonical, as
+/// [`canonical_type`] spells them) loses nothing: PostgreSQL converts every value of `from`
+/// into an equal value of `to` that prints the same, with no error and no rounding, and
+/// operators on the column behave as before. Such a change needs no
+/// `allow_destructive_changes` and no check of the rows. False for equal types.
+///
+/// Left out on purpose, though no value errors: `real` → `double precision` (0.1 as real
+/// prints `0.1`, as double precision `0.10000000149011612`), a larger numeric scale (1.50
+/// becomes 1.5000), `character(n)` (blank padding changes with n), `timestamp` →
+/// `timestamptz` (reads the session's TimeZone), integer → numeric (`5 / 2` becomes 2.5 in
+/// a view) and `json` → `jsonb` (reorders keys, drops duplicate ones).
+pub fn widens(from: &str, to: &str) -> bool {
+    if from == to {
+        return false;
+    }
+    match (from.strip_suffix("[]"), to.strip_suffix("[]")) {
+        // An array converts element by element.
+        (Some(f), Some(t)) => return widens(f, t),
+        (None, None) => {}
+        _ => return false,
+    }
+    let (from_name, from_mods) = parts(from);
+    let (to_name, to_mods) = parts(to);
+    match (from_name, from_mods.as_slice(), to_name, to_mods.as_slice()) {
+        // varchar(n) stores the text as text does; the limit is only checked on input, so
+        // a longer or no limit keeps every value, and text's operators apply to both.
+        ("character varying", [from_len], "character varying", [to_len]) => to_len >= from_len,
+        ("character varying", _, "character varying" | "text", []) => true,
+        // Unlimited varchar is text under another name.
+        ("text", [], "character varying", []) => true,
+        // Every smallint fits in integer and bigint, every integer in bigint; values,
+        // output and integer arithmetic (division truncates) stay the same.
+        ("smallint", [], "integer" | "bigint", []) | ("integer", [], "bigint", []) => true,
+        // Same scale, so no rounding; at least as many digits before the point, so no
+        // overflow; the value prints with the same digits. `numeric(p)` is scale 0.
+        ("numeric", [fp, fs @ ..], "numeric", [tp, ts @ ..]) => {
+            fs.first().unwrap_or(&0) == ts.first().unwrap_or(&0) && tp >= fp
+        }
+        // Unconstrained numeric keeps each value with the scale it has.
+        ("numeric", [_, ..], "numeric", []) => true,
+        _ => false,
+    }
+}
+
+/// A canonical type's name and modifiers: `numeric(12,2)` → (`numeric`, [12, 2]).
+fn parts(canonical: &str) -> (&str, Vec<u32>) {
+    match canonical.split_once('(') {
+        Some((name, rest)) => (
+            name,
+            rest.trim_end_matches(')')
+                .split(',')
+                .filter_map(|m| m.trim().parse().ok())
+                .collect(),
+        ),
+        None => (canonical, Vec::new()),
+    }
+}
+
 /// True for the types retention can be measured on.
 pub fn is_temporal(canonical: &str) -> bool {
     matches!(
@@ -146,5 +204,53 @@ mod tests {
         assert!(canonical_type("vector").is_err());
         assert!(canonical_type("varchar(x)").is_err());
         assert!(canonical_type("text; drop table x").is_err());
+    }
+
+    #[test]
+    fn widenings_are_only_the_changes_that_keep_every_value_as_it_prints() {
+        let ty = |t: &str| canonical_type(t).unwrap();
+        for (from, to) in [
+            ("varchar(8)", "text"),
+            ("varchar(8)", "varchar(32)"),
+            ("varchar(8)", "varchar"),
+            ("varchar", "text"),
+            ("text", "varchar"),
+            ("smallint", "integer"),
+            ("smallint", "bigint"),
+            ("integer", "bigint"),
+            ("numeric(10,2)", "numeric(12,2)"),
+            ("numeric(10)", "numeric(12,0)"),
+            ("numeric(10,2)", "numeric"),
+            ("varchar(8)[]", "text[]"),
+            ("integer[]", "bigint[]"),
+        ] {
+            assert!(widens(&ty(from), &ty(to)), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("integer", "integer"),
+            ("text", "varchar(8)"),
+            ("varchar(32)", "varchar(8)"),
+            ("bigint", "integer"),
+            ("integer", "smallint"),
+            ("numeric(12,2)", "numeric(12,1)"),
+            ("numeric(12,2)", "numeric(10,2)"),
+            ("numeric(12,2)", "numeric(14,4)"),
+            ("numeric", "numeric(12,2)"),
+            ("real", "double precision"),
+            ("timestamp", "timestamptz"),
+            ("text", "integer"),
+            ("integer", "numeric"),
+            ("integer", "text"),
+            ("uuid", "text"),
+            ("char(3)", "char(5)"),
+            ("char(3)", "text"),
+            ("json", "jsonb"),
+            ("vector(3)", "vector(4)"),
+            ("integer[]", "bigint"),
+            ("integer", "bigint[]"),
+            ("bigint[]", "integer[]"),
+        ] {
+            assert!(!widens(&ty(from), &ty(to)), "{from} -> {to}");
+        }
     }
 }
