@@ -707,7 +707,8 @@ mod tests {
                  {{#each missing}}x{{else}}no list{{/each}}{{#with missing}}x{{else}}no value{{/with}}\
                  {{#with n}}x{{else}}zero{{/with}}{{#with e}}x{{else}}blank{{/with}}\
                  {{#if missing}}x{{else}}absent{{/if}}{{#unless b}}x{{else}}true{{/unless}}\
-                 {{#if none}}x{{else}}empty object{{/if}}{{#if m}}m{{/if}}{{#with o.k2}}{{deep}}{{/with}}",
+                 {{#if none}}x{{else}}empty object{{/if}}{{#if m}}m{{/if}}{{#with o.k2}}{{deep}}{{/with}}\
+                 {{~#if s~}} trimmed {{~/if~}} {{#if s}}\n  kept\n{{~/if}}",
             )],
             data(),
         );
