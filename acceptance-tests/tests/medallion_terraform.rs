@@ -1,8 +1,8 @@
 //! `ipai_medallion_layer` through the real terraform CLI against a throwaway PostgreSQL 15:
-//! apply, empty re-plan, a column added in place, a destructive change refused, import,
-//! destroy refused by deletion protection, destroy with the flags; the same through a
-//! transaction-mode pooler (Supabase's port 6543); a bad `database_url` refused at plan
-//! without its password in the output.
+//! apply, empty re-plan, a column added in place, a column widened in place, a destructive
+//! change refused, import, destroy refused by deletion protection, destroy with the flags;
+//! the same through a transaction-mode pooler (Supabase's port 6543); a bad `database_url`
+//! refused at plan without its password in the output.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -521,6 +521,18 @@ resource "ipai_medallion_layer" "gold" {{
             "Attribute: tables[0].columns[1].type",
         ],
     )?;
+    // Widening it needs no allow_destructive_changes, but PostgreSQL refuses any ALTER TYPE
+    // under a view: refused at plan just the same.
+    refused_at_plan(
+        &ws,
+        &pg,
+        &with_gold("numeric(16,2)", ""),
+        &[
+            "Change blocked by another layer",
+            "sales.big_orders of the gold layer reads it",
+            "Attribute: tables[0].columns[1].type",
+        ],
+    )?;
     // Dropping note, which the view does not read, goes through.
     let without_note = with_gold("numeric(12,2)", "allow_destructive_changes = true")
         .replace("{ name = \"note\", type = \"text\" },", "");
@@ -532,6 +544,121 @@ resource "ipai_medallion_layer" "gold" {{
             .trim(),
         "0"
     );
+    Ok(())
+}
+
+/// Types of `sales.orders`' id, tenant_id, code and amount.
+type OrderTypes<'a> = [&'a str; 4];
+
+/// A silver layer whose table has tenant isolation, a unique key, a CHECK rule and a view
+/// reading the typed columns.
+fn typed_config(ws: &Workspace, pg: &TestPostgres, types: OrderTypes) -> String {
+    let [id, tenant_id, code, amount] = types;
+    format!(
+        r#"{provider}resource "ipai_workbench" "main" {{
+  name = "acc"
+}}
+
+resource "ipai_medallion_layer" "silver" {{
+  workbench = ipai_workbench.main.id
+  layer     = "silver"
+  schema    = "sales"
+  rls = {{
+    presets       = ["service_role_full_access", "authenticated_read_only", "tenant_isolation"]
+    tenant_column = "tenant_id"
+    tenant_claim  = "org_id"
+  }}
+  tables = [{{
+    name = "orders"
+    columns = [
+      {{ name = "id", type = "{id}", nullable = false }},
+      {{ name = "tenant_id", type = "{tenant_id}", nullable = false }},
+      {{ name = "code", type = "{code}", nullable = false }},
+      {{ name = "amount", type = "{amount}", nullable = false }},
+    ]
+    primary_key = ["id"]
+    unique      = [["code"]]
+    checks      = [{{ name = "amount_positive", expression = "amount > 0" }}]
+  }}]
+  views = [{{
+    name  = "tenant_totals"
+    query = "select tenant_id, sum(amount) as amount from orders group by tenant_id"
+  }}]
+}}
+"#,
+        provider = ProviderBlock::new(&ws.output_dir())
+            .files_only()
+            .database_url(&pg.url())
+            .hcl(),
+    )
+}
+
+/// Every row of `sales.orders` as PostgreSQL prints it, in key order.
+fn order_rows(pg: &TestPostgres) -> Result<String> {
+    pg.psql("SELECT string_agg(o::text, ';' ORDER BY id) FROM sales.orders o")
+}
+
+#[test]
+fn widening_a_column_is_an_update_in_place_and_narrowing_is_refused() -> Result<()> {
+    let pg = TestPostgres::start()?;
+    let ws = Workspace::new()?;
+    let narrow = ["integer", "varchar(8)", "varchar(8)", "numeric(10,2)"];
+    ws.write_config(&typed_config(&ws, &pg, narrow))?;
+    ws.apply()?;
+    // Values at the limits of the narrow types.
+    pg.psql(
+        "INSERT INTO sales.orders (id, tenant_id, code, amount) VALUES \
+         (-2147483648, 'a', 'ÄÖÜäöüß€', 99999999.99), (2147483647, 'a', 'x  ', 0.01), \
+         (0, 'bbbbbbbb', '', 1.50)",
+    )?;
+    let rows = order_rows(&pg)?;
+    assert_eq!(tenant_a_sees(&pg, "sales.orders")?, "2");
+
+    // Widened without allow_destructive_changes: an update in place, the tenant policy and
+    // the view rebuilt around it, every row as it was.
+    let wide = ["bigint", "text", "varchar(32)", "numeric(12,2)"];
+    ws.write_config(&typed_config(&ws, &pg, wide))?;
+    let planned = ws.plan()?;
+    assert_eq!(planned.code, 2, "{planned}");
+    assert!(planned.says("1 to change"), "{planned}");
+    let applied = ws.apply()?;
+    assert!(applied.contains("1 changed"), "{applied}");
+    let noop = ws.plan()?;
+    assert_eq!(noop.code, 0, "second plan must show no changes:\n{noop}");
+    assert_eq!(
+        pg.psql(
+            "SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) \
+             FROM pg_attribute WHERE attrelid = 'sales.orders'::regclass AND attnum > 0"
+        )?
+        .trim(),
+        "bigint, text, character varying(32), numeric(12,2)"
+    );
+    assert_eq!(order_rows(&pg)?, rows, "the rows are byte-identical");
+    assert_eq!(tenant_a_sees(&pg, "sales.orders")?, "2");
+    assert_eq!(tenant_a_sees(&pg, "sales.tenant_totals")?, "1");
+    // The wider types take what the narrow ones refused.
+    pg.psql(
+        "INSERT INTO sales.orders (id, tenant_id, code, amount) \
+         VALUES (2147483648, 'tenant-c', 'longer than eight', 9999999999.99)",
+    )?;
+
+    // Narrowing back is refused at plan, naming what would be lost; nothing runs.
+    let rows = order_rows(&pg)?;
+    refused_at_plan(
+        &ws,
+        &pg,
+        &typed_config(&ws, &pg, narrow),
+        &[
+            "Destructive change refused",
+            "change type of column sales.orders.id from bigint to integer",
+            "change type of column sales.orders.tenant_id from text to character varying(8)",
+            "change type of column sales.orders.code from character varying(32) to character varying(8)",
+            "change type of column sales.orders.amount from numeric(12,2) to numeric(10,2)",
+            "Set allow_destructive_changes = true to allow it.",
+            "Attribute: tables[0].columns[0].type",
+        ],
+    )?;
+    assert_eq!(order_rows(&pg)?, rows);
     Ok(())
 }
 
