@@ -51,7 +51,12 @@ pub struct ProviderConfig {
     /// client certificate and its key (PEM, the key file mode 0600) for servers that ask
     /// for one. As libpq, settings the URL leaves out come from `PGSSLMODE`,
     /// `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, then `~/.postgresql/root.crt`,
-    /// `postgresql.crt` and `postgresql.key` when present. `connect_timeout` is in seconds,
+    /// `postgresql.crt` and `postgresql.key` when present; so do the host, port, database,
+    /// user, password and connect timeout from `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`,
+    /// `PGPASSWORD` and `PGCONNECT_TIMEOUT`, and a password found in neither comes from the
+    /// password file (`PGPASSFILE`, else `~/.pgpass`, mode 0600, libpq's
+    /// `host:port:database:user:password` lines), which keeps the password out of the
+    /// configuration. What the URL gives always wins. `connect_timeout` is in seconds,
     /// default 10.
     #[serde(default)]
     #[schemars(extend("x-sensitive" = true))]

@@ -40,8 +40,8 @@ pub enum Error {
     Connect(String),
     /// Connecting took longer than `connect_timeout`.
     #[error(
-        "connecting to the database timed out after {0:?} (connect_timeout in database_url \
-         sets the limit)"
+        "connecting to the database timed out after {0:?} (connect_timeout in database_url, \
+         else PGCONNECT_TIMEOUT, sets the limit)"
     )]
     ConnectTimeout(Duration),
     /// Another session held the workbench's advisory lock for longer than the lock timeout.
@@ -219,6 +219,7 @@ pub const REHEARSAL_LOCK_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct ConnectOptions {
     config: Config,
     ssl_mode: conninfo::SslMode,
+    password_from: conninfo::PasswordFrom,
     tls: Option<Arc<rustls::ClientConfig>>,
     connect_timeout: Duration,
     lock_timeout: Duration,
@@ -229,6 +230,7 @@ impl std::fmt::Debug for ConnectOptions {
         // The connection string holds a password: only the settings that are not secret.
         f.debug_struct("ConnectOptions")
             .field("ssl_mode", &self.ssl_mode)
+            .field("password_from", &self.password_from)
             .field("connect_timeout", &self.connect_timeout)
             .field("lock_timeout", &self.lock_timeout)
             .finish_non_exhaustive()
@@ -239,11 +241,17 @@ impl ConnectOptions {
     /// Parses `url` (`postgres://…` or key=value, libpq's `sslmode` and `sslrootcert`
     /// included). Errors name the option at fault, never the URL or the password.
     pub fn parse(url: &str) -> Result<Self> {
-        let info = conninfo::parse(url)?;
-        let mut config: Config = info.rest.parse().map_err(|e: tokio_postgres::Error| {
-            // The parser's messages name options, never values: no password leaks.
-            Error::Url(with_causes(&e))
-        })?;
+        Self::parse_in(url, &conninfo::Env::process())
+    }
+
+    /// [`ConnectOptions::parse`] with `env` for the environment libpq falls back to (the
+    /// `PG*` variables, `~/.postgresql/`, the password file).
+    pub fn parse_in(url: &str, env: &conninfo::Env) -> Result<Self> {
+        let info = conninfo::parse_in(url, env)?;
+        let conninfo::Connection {
+            mut config,
+            password_from,
+        } = conninfo::connection_in(&info.rest, env)?;
         let tls = match info.ssl_mode {
             conninfo::SslMode::Disable => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -270,6 +278,7 @@ impl ConnectOptions {
         Ok(Self {
             config,
             ssl_mode: info.ssl_mode,
+            password_from,
             tls,
             connect_timeout,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
@@ -336,6 +345,23 @@ impl ConnectOptions {
                     "; the server's certificate must be signed by a CA of sslrootcert \
                      (sslmode=verify-ca, or prefer/require with sslrootcert)"
                 }
+            });
+        }
+        if s.contains("password missing") {
+            s.push_str(
+                "; the server asks for a password: put it in database_url, set PGPASSWORD, or \
+                 add a line host:port:database:user:password for this connection to the \
+                 password file (PGPASSFILE, else ~/.pgpass, mode 0600)",
+            );
+        }
+        if e.code() == Some(&SqlState::INVALID_PASSWORD) {
+            s.push_str(&match &self.password_from {
+                conninfo::PasswordFrom::Url => "; the password came from database_url".to_owned(),
+                conninfo::PasswordFrom::Env => "; the password came from PGPASSWORD".to_owned(),
+                conninfo::PasswordFrom::File(f) => {
+                    format!("; the password came from the password file {}", f.display())
+                }
+                conninfo::PasswordFrom::Nowhere => String::new(),
             });
         }
         if s.contains("requires a valid client certificate") {
