@@ -502,3 +502,28 @@ fn an_unset_schema_is_the_workbench_s_supabase_schema() {
         );
     }
 }
+
+/// A layer applied by an earlier version, whose state spells `numeric(12)` and `char` as it
+/// wrote them, plans no change once read: the spellings are today's (`numeric(12,0)`,
+/// `character(1)`, as PostgreSQL prints them).
+#[test]
+fn types_recorded_in_an_older_spelling_plan_no_change() {
+    let mut v = silver();
+    v["tables"][0]["columns"].as_array_mut().unwrap().extend([
+        json!({"name": "whole", "type": "numeric(12)"}),
+        json!({"name": "flag", "type": "char"}),
+    ]);
+    let (model, d) = supabase::layer_model(&spec(v), &ctx());
+    let model = model.unwrap_or_else(|| panic!("{d:?}"));
+    let old_state = serde_json::to_string(&model)
+        .unwrap()
+        .replace("\"numeric(12,0)\"", "\"numeric(12)\"")
+        .replace("\"character(1)\"", "\"character\"");
+    let mut prev: LayerModel = serde_json::from_str(&old_state).unwrap();
+    assert!(
+        !supabase::plan::change(&prev, &model).is_empty(),
+        "the old spellings differ from today's"
+    );
+    prev.respell_types();
+    assert!(supabase::plan::change(&prev, &model).is_empty());
+}

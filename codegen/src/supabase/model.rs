@@ -177,6 +177,18 @@ fn security_invoker() -> bool {
 }
 
 impl LayerModel {
+    /// Column types as this version spells them. A model recorded in Terraform state by an
+    /// earlier version may spell a type the way that version did (`numeric(12)`,
+    /// `character`); read as today's spelling, it plans no change for a column nobody
+    /// changed.
+    pub fn respell_types(&mut self) {
+        for c in self.tables.iter_mut().flat_map(|t| t.columns.iter_mut()) {
+            if let Ok(t) = super::types::canonical_type(&c.r#type) {
+                c.r#type = t;
+            }
+        }
+    }
+
     /// `<workbench>/<schema>/<layer>`: the resource id, the import id and the ledger key.
     pub fn resource_id(&self) -> String {
         resource_id(&self.workbench, &self.schema, self.layer)

@@ -84,6 +84,19 @@ pub fn canonical_type(input: &str) -> Result<String, String> {
                 mods.len()
             ));
         }
+        // Spelled as PostgreSQL prints them, or the catalog would differ for ever:
+        // `numeric(p)` is `numeric(p,0)`, a bare `char` is `character(1)`; a bare `bpchar`
+        // is a type of its own (unlimited, blank-trimmed) this list does not offer.
+        let mods = match (*c, mods.as_slice()) {
+            ("numeric", [p]) => vec![*p, 0],
+            ("character", []) if name == "bpchar" => {
+                return Err(format!(
+                    "{input:?} without a length is not supported; use text or character(n)"
+                ));
+            }
+            ("character", []) => vec![1],
+            _ => mods,
+        };
         if mods.is_empty() {
             (*c).to_owned()
         } else {
@@ -194,12 +207,18 @@ mod tests {
         assert_eq!(canonical_type("int").unwrap(), "integer");
         assert_eq!(canonical_type("text[]").unwrap(), "text[]");
         assert_eq!(canonical_type("vector(1536)").unwrap(), "vector(1536)");
+        assert_eq!(canonical_type("numeric(12)").unwrap(), "numeric(12,0)");
+        assert_eq!(canonical_type("numeric(8)[]").unwrap(), "numeric(8,0)[]");
+        assert_eq!(canonical_type("numeric").unwrap(), "numeric");
+        assert_eq!(canonical_type("char").unwrap(), "character(1)");
+        assert_eq!(canonical_type("character(3)").unwrap(), "character(3)");
     }
 
     #[test]
     fn unknown_or_malformed_types_are_refused() {
         assert!(canonical_type("money").is_err());
         assert!(canonical_type("text(3)").is_err());
+        assert!(canonical_type("bpchar").is_err());
         assert!(canonical_type("numeric(1,2,3)").is_err());
         assert!(canonical_type("vector").is_err());
         assert!(canonical_type("varchar(x)").is_err());

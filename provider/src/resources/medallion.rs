@@ -279,7 +279,10 @@ struct Planned {
 }
 
 fn parse_model(text: &str) -> Result<LayerModel, Diagnostics> {
-    serde_json::from_str(text).map_err(|e| internal("The state's applied_model is unreadable", e))
+    let mut m: LayerModel = serde_json::from_str(text)
+        .map_err(|e| internal("The state's applied_model is unreadable", e))?;
+    m.respell_types();
+    Ok(m)
 }
 
 /// How long one query checking existing rows may run at plan.
