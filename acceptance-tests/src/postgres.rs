@@ -385,6 +385,50 @@ impl TestPostgres {
         )
     }
 
+    /// Creates the superuser `role` with `password` and makes every TCP login but
+    /// `postgres`'s authenticate with a password (`scram-sha-256`, as Supabase does); returns
+    /// once the server refuses `role` without its password.
+    pub fn require_password(&self, role: &str, password: &str) -> Result<()> {
+        self.psql(&format!(
+            "CREATE ROLE \"{role}\" LOGIN SUPERUSER PASSWORD '{}'",
+            password.replace('\'', "''")
+        ))?;
+        let host = match self.tls {
+            Some(_) => "hostssl",
+            None => "host",
+        };
+        std::fs::write(
+            self.data().join("pg_hba.conf"),
+            format!(
+                "local all all trust\n{host} all postgres 127.0.0.1/32 trust\n\
+                 {host} all all 127.0.0.1/32 scram-sha-256\n"
+            ),
+        )?;
+        self.psql("SELECT pg_reload_conf()")?;
+        // The postmaster rereads pg_hba.conf when the signal arrives: wait for it.
+        let started = std::time::Instant::now();
+        loop {
+            let out = Command::new(Path::new(PG_BIN).join("psql"))
+                .args(["-X", "-w", "-At", "-c", "SELECT 1", "-d"])
+                .arg(format!(
+                    "postgres://{role}@127.0.0.1:{}/postgres?sslmode=prefer",
+                    self.port
+                ))
+                .env_remove("PGPASSWORD")
+                .env("PGPASSFILE", "/nonexistent")
+                .stdin(Stdio::null())
+                .output()
+                .context("running psql")?;
+            if !out.status.success() {
+                return Ok(());
+            }
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                bail!("the server still lets {role} in without a password");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Runs `sql` with `psql -1` (one transaction, stop on the first error) as `postgres`.
     pub fn psql(&self, sql: &str) -> Result<String> {
         self.psql_args(&["-1", "-c", sql])

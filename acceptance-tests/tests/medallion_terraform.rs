@@ -439,6 +439,87 @@ fn medallion_layer_through_a_transaction_pooler() -> Result<()> {
     Ok(())
 }
 
+/// The password kept out of the configuration, as in CI: against a server that asks for a
+/// password (scram-sha-256), a URL without one is refused at plan with "Cannot connect";
+/// `PGPASSWORD` in terraform's environment, or a 0600 password file named by `PGPASSFILE`,
+/// supplies it. No output ever shows it.
+#[test]
+fn the_password_comes_from_pgpassword_or_the_password_file() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // `:` and `\` need escaping in the password file.
+    const PASSWORD: &str = "Dep:loy\\S3cret";
+    let pg = TestPostgres::start()?;
+    pg.require_password("deployer", PASSWORD)?;
+    let mut ws = Workspace::new()?;
+    let url = format!(
+        "postgresql://deployer@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port()
+    );
+    let flags = "deletion_protection = false";
+    ws.write_config(&config_at(&ws, &url, "", flags))?;
+    let pgpass = ws.root().join("pgpass");
+    // Empty, as libpq: no password; and no ~/.pgpass of the machine.
+    ws.set_env("PGPASSWORD", "");
+    ws.set_env("PGPASSFILE", &pgpass.display().to_string());
+    let shown = |run: &ipai_acceptance_tests::terraform::Run| {
+        assert!(!run.output().contains("S3cret"), "{run}");
+    };
+
+    let refused = ws.plan_err()?;
+    shown(&refused);
+    assert!(
+        refused.says("Error: Cannot connect to the database"),
+        "{refused}"
+    );
+    assert!(refused.says("password missing"), "{refused}");
+    assert!(refused.says("PGPASSWORD"), "{refused}");
+
+    ws.set_env("PGPASSWORD", "wrong");
+    let refused = ws.plan_err()?;
+    assert!(refused.says("password authentication failed"), "{refused}");
+    assert!(
+        refused.says("the password came from PGPASSWORD"),
+        "{refused}"
+    );
+
+    ws.set_env("PGPASSWORD", PASSWORD);
+    let applied = ws.apply()?;
+    shown(&applied);
+    assert!(applied.contains("2 added"), "{applied}");
+    assert_eq!(ws.plan()?.code, 0, "second plan must show no changes");
+    assert_eq!(
+        pg.psql("SELECT tableowner FROM pg_tables WHERE schemaname = 'sales'")?
+            .trim(),
+        "deployer"
+    );
+
+    // The password file, in libpq's format; ignored while others may read it.
+    ws.set_env("PGPASSWORD", "");
+    let line = format!(
+        "# deployer\nother:*:*:*:nope\n127.0.0.1:{}:postgres:deployer:{}\n",
+        pg.port(),
+        PASSWORD.replace('\\', "\\\\").replace(':', "\\:")
+    );
+    std::fs::write(&pgpass, line)?;
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644))?;
+    let refused = ws.plan_err()?;
+    assert!(refused.says("password missing"), "{refused}");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600))?;
+    let channel = r#"{ name = "channel", type = "text" },"#;
+    ws.write_config(&config_at(&ws, &url, channel, flags))?;
+    let updated = ws.apply()?;
+    shown(&updated);
+    assert!(updated.contains("1 changed"), "{updated}");
+    assert_eq!(ws.plan()?.code, 0, "second plan must show no changes");
+    ws.destroy()?;
+    assert_eq!(
+        pg.psql("SELECT to_regclass('sales.orders') IS NULL")?
+            .trim(),
+        "t"
+    );
+    Ok(())
+}
+
 /// A `database_url` the provider cannot use is a diagnostic on it at plan, which never
 /// shows the URL or its password (passed as a sensitive variable, as users do).
 #[test]
