@@ -6,8 +6,9 @@
 //! Any failure rolls the transaction back: the database is exactly as before. The applier
 //! generates no DDL; it only reads the catalog and writes the ledger.
 //!
-//! Connections follow libpq's `sslmode` (see [`conninfo`]), give up after `connect_timeout`
-//! (10 s unless the URL says otherwise), and a migration waits at most the lock timeout for
+//! Connections follow libpq's `sslmode` and its environment variables and password file (see
+//! [`conninfo`]), give up after `connect_timeout` (10 s unless the URL or
+//! `PGCONNECT_TIMEOUT` says otherwise), and a migration waits at most the lock timeout for
 //! the workbench's lock or a table's lock, so a blocked apply fails instead of hanging.
 
 mod catalog;
