@@ -429,10 +429,9 @@ impl Compiled {
                 out.helper(*standalone, |out| match found {
                     Some(Found::Json(v)) if v.is_truthy(false) => {
                         let locals = current(frames).locals;
-                        frames.push(Frame { value: v, locals });
-                        let r = self.block(then, frames, out);
-                        frames.pop();
-                        r
+                        then.as_ref().map_or(Ok(()), |t| {
+                            self.scoped(t, Frame { value: v, locals }, frames, out)
+                        })
                     }
                     _ => self.inverse(inverse, frames, out),
                 })?;
@@ -459,7 +458,7 @@ impl Compiled {
                                 last: Some(i + 1 == len),
                                 key: None,
                             };
-                            self.item(body, v, locals, frames, out)?;
+                            self.scoped(body, Frame { value: v, locals }, frames, out)?;
                         }
                         Ok(())
                     }
@@ -474,7 +473,7 @@ impl Compiled {
                                 last: Some(i + 1 == len),
                                 key: Some(k),
                             };
-                            self.item(body, v, locals, frames, out)?;
+                            self.scoped(body, Frame { value: v, locals }, frames, out)?;
                         }
                         Ok(())
                     }
@@ -492,10 +491,7 @@ impl Compiled {
                 // A partial renders in a block of its own over the same value, inheriting
                 // the local variables, with its tag's indentation instead of the outer one.
                 let outer_indent = std::mem::replace(&mut out.indent, indent.as_deref());
-                let frame = current(frames);
-                frames.push(frame);
-                let r = self.nodes(&self.bodies[*body], frames, out);
-                frames.pop();
+                let r = self.scoped(&self.bodies[*body], current(frames), frames, out);
                 out.indent = outer_indent;
                 r?;
                 out.after(before, produced);
@@ -504,16 +500,15 @@ impl Compiled {
         Ok(())
     }
 
-    /// One element of an `each`: its block, then the block popped.
-    fn item<'a>(
+    /// `body` in a block of its own (an `each` element, a `with`, a partial).
+    fn scoped<'a>(
         &'a self,
         body: &'a [Node],
-        value: &'a Value,
-        locals: Locals<'a>,
+        frame: Frame<'a>,
         frames: &mut Vec<Frame<'a>>,
         out: &mut Out<'a>,
     ) -> Result<(), GiveUp> {
-        frames.push(Frame { value, locals });
+        frames.push(frame);
         let r = self.nodes(body, frames, out);
         frames.pop();
         r
