@@ -236,11 +236,12 @@ fn every_plan_renders_as_handlebars_does() {
     });
     let mut steps = 0;
     for step in plans.iter().flat_map(|p| &p.steps) {
+        let ctx = step.context();
         assert_eq!(
-            r.render_context(step.template, &step.ctx).unwrap(),
-            r.render_interpreted(step.template, &step.ctx).unwrap(),
+            r.render_context(step.template, &ctx).unwrap(),
+            r.render_interpreted(step.template, &ctx).unwrap(),
             "{:?}",
-            step.ctx
+            ctx
         );
         steps += 1;
     }

@@ -24,8 +24,15 @@ use crate::{AttrPath, Renderer, Result};
 pub struct Step {
     /// Template name, e.g. `supabase/relation.sql`.
     pub template: &'static str,
-    /// Template context.
-    pub ctx: Context,
+    ctx: StepContext,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum StepContext {
+    /// A table's or view's statements, kept typed until rendered: a large layer holds
+    /// thousands, and the JSON tree handlebars reads takes several times the memory.
+    Relation(Box<Relation>),
+    Json(Context),
 }
 
 /// A change that loses data, with the attribute that asks for it.
@@ -90,7 +97,11 @@ impl Plan {
             .par_iter()
             .with_min_len(RELATIONS_PER_JOB)
             .map(|s| {
-                r.render_context(s.template, &s.ctx).map(|mut t| {
+                let text = match &s.ctx {
+                    StepContext::Json(ctx) => r.render_context(s.template, ctx),
+                    StepContext::Relation(_) => r.render_context(s.template, &s.context()),
+                };
+                text.map(|mut t| {
                     // Steps end in a blank line; trimmed in place, without a copy.
                     t.truncate(t.trim_end().len());
                     t
@@ -138,19 +149,30 @@ const RELATIONS_PER_JOB: usize = 32;
 
 impl Step {
     fn new(template: &'static str, ctx: &impl Serialize) -> Self {
-        // Serializing these plain structs into JSON cannot fail.
-        let value = serde_json::to_value(ctx).unwrap_or_default();
         Self {
             template,
-            ctx: Context::from(value),
+            ctx: StepContext::Json(json_context(ctx)),
         }
     }
+
+    /// The context the template renders from.
+    pub fn context(&self) -> Context {
+        match &self.ctx {
+            StepContext::Relation(r) => json_context(&**r),
+            StepContext::Json(ctx) => ctx.clone(),
+        }
+    }
+}
+
+fn json_context(ctx: &impl Serialize) -> Context {
+    // Serializing these plain structs into JSON cannot fail.
+    Context::from(serde_json::to_value(ctx).unwrap_or_default())
 }
 
 /// The context of `supabase/relation.sql`: the statements of one table or view, section by
 /// section in the order they run. Names and literals are quoted; lists of names are joined.
 /// Empty sections are left out of the context (fewer values to build and look up).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 struct Relation {
     relation: String,
     #[serde(skip_serializing_if = "is_false")]
@@ -192,14 +214,14 @@ struct Relation {
     unregister: Option<Unregister>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct CreateTable {
     columns: Vec<Column>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     constraints: Vec<Constraint>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Column {
     name: String,
     r#type: String,
@@ -208,7 +230,7 @@ struct Column {
     default: Option<String>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 struct ColumnChange {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -221,12 +243,12 @@ struct ColumnChange {
     nullability: Option<NullChange>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct DefaultChange {
     value: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct NullChange {
     nullable: bool,
     /// The default, set first in the rows where the column is NULL.
@@ -234,7 +256,7 @@ struct NullChange {
     backfill: Option<String>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 struct Constraint {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -246,7 +268,7 @@ struct Constraint {
     foreign_key: Option<ForeignKey>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct ForeignKey {
     columns: String,
     references: String,
@@ -254,7 +276,7 @@ struct ForeignKey {
     on_delete: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Index {
     name: String,
     unique: bool,
@@ -262,12 +284,12 @@ struct Index {
     columns: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Rls {
     enabled: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Policy {
     name: String,
     restrictive: bool,
@@ -279,19 +301,19 @@ struct Policy {
     with_check: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Grants {
     revoke: String,
     grant: Vec<Grant>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Grant {
     role: String,
     privileges: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Comment {
     kind: &'static str,
     target: String,
@@ -299,7 +321,7 @@ struct Comment {
     comment: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Register {
     workbench: String,
     schema: String,
@@ -314,7 +336,7 @@ struct Register {
     comment: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Unregister {
     schema: String,
     name: String,
@@ -334,7 +356,10 @@ impl Relation {
 
     /// The step rendering this relation, none when it has nothing to do.
     fn step(self) -> Option<Step> {
-        (!self.is_empty()).then(|| Step::new("supabase/relation.sql", &self))
+        (!self.is_empty()).then(|| Step {
+            template: "supabase/relation.sql",
+            ctx: StepContext::Relation(Box::new(self)),
+        })
     }
 
     fn is_empty(&self) -> bool {
